@@ -1,0 +1,11 @@
+"""Exceptions raised for bad input.
+
+Every error a user can cause by passing the wrong data is an :class:`InputError`. Its
+message names the problem and the fix in one line; the CLI prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Input data or parameters that cannot be used (the message says why and how to fix)."""

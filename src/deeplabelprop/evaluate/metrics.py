@@ -1,0 +1,76 @@
+"""Quality of pseudo labels: accuracy, DMT's mAP by confidence (Table 1), the Figure 3 curve."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def _mask(n: int, mask) -> np.ndarray:
+    if mask is None:
+        return np.ones(n, dtype=bool)
+    m = np.asarray(mask)
+    if m.dtype != bool:
+        out = np.zeros(n, dtype=bool)
+        out[m.astype(np.int64)] = True
+        return out
+    return m
+
+
+def pseudo_label_accuracy(pseudo_labels: np.ndarray, true_labels: np.ndarray, mask=None) -> float:
+    """Fraction of correct pseudo labels on ``mask`` (bool mask or indices; default all points).
+
+    Pass ``mask = labels == -1`` to score the unlabeled points only.
+    """
+    pred, truth = np.asarray(pseudo_labels), np.asarray(true_labels)
+    if pred.shape != truth.shape:
+        raise InputError(f"pseudo labels {pred.shape} and true labels {truth.shape} differ in shape")
+    m = _mask(pred.shape[0], mask)
+    if not m.any():
+        raise InputError("no point selected to score")
+    return float(np.mean(pred[m] == truth[m]))
+
+
+def accumulated_accuracy_curve(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DMT Figure 3: accuracy of the top-r most confident pseudo labels, for r = 1/m ... 1.
+
+    Returns (ratios, accuracies), each of shape (m,): accuracies[i] is the accuracy of the
+    i + 1 most confident points (ties broken by index).
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    order = np.argsort(-conf, kind="stable")
+    m = conf.shape[0]
+    ranks = np.arange(1, m + 1)
+    return ranks / m, np.cumsum(ok[order]) / ranks
+
+
+def average_precision(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """AP of the ranking by confidence with "correct pseudo label" as relevance.
+
+    AP = (1/R) Σ_{k: item k correct} precision@k, R = number correct; 0 when nothing is correct.
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)[np.argsort(-conf, kind="stable")]
+    if not ok.any():
+        return 0.0
+    precision_at = np.cumsum(ok) / np.arange(1, ok.size + 1)
+    return float(precision_at[ok].mean())
+
+
+def pseudo_label_map(confidence: np.ndarray, pseudo_labels: np.ndarray, true_labels: np.ndarray, mask=None) -> float:
+    """DMT Table 1: mean over pseudo classes of the AP of pseudo labels sorted by confidence.
+
+    For each class c, the points pseudo-labelled c are ranked by confidence and the AP of
+    "pseudo label is correct" is taken (:func:`average_precision`); the mAP is their mean
+    over the classes that received at least one pseudo label.
+    """
+    pred, truth = np.asarray(pseudo_labels), np.asarray(true_labels)
+    conf = np.asarray(confidence, dtype=np.float64)
+    m = _mask(pred.shape[0], mask)
+    pred, truth, conf = pred[m], truth[m], conf[m]
+    aps = [average_precision(conf[pred == c], pred[pred == c] == truth[pred == c]) for c in np.unique(pred)]
+    if not aps:
+        raise InputError("no point selected to score")
+    return float(np.mean(aps))

@@ -1,0 +1,220 @@
+"""k-nearest-neighbour search by inner product, one signature across backends.
+
+``knn(x, k)`` returns ``(similarities, indices)`` of shape (n, k), sorted by decreasing
+similarity, with each point's own match removed. Rows of ``x`` are compared by inner product,
+so pass ℓ2-normalised rows (:func:`l2_normalize`) for cosine similarity.
+
+Backends
+--------
+``"faiss"``  exact search (``IndexFlatIP``) or, with ``exact=False``, approximate search
+             (IVF-Flat by default, or HNSW) whose recall is measured on a sample of queries.
+``"torch"``  exact chunked matrix products on CPU or CUDA; memory stays O(chunk · n).
+``"auto"``   torch on CUDA when a GPU is present, otherwise faiss; exact up to
+             ``EXACT_MAX_SAMPLES`` points, approximate IVF above (exact search on 2 CPU cores
+             costs ~7 s at 60k × 64 against ~1.2 s for IVF at 98 % recall; see benchmarks).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._validation import check_features, check_n_neighbors
+from ..errors import InputError
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "faiss", "torch")
+APPROXIMATE_INDEXES = ("ivf", "hnsw")
+EXACT_MAX_SAMPLES = 20_000
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """What :func:`knn` will run for a given size: backend, exactness, index and device."""
+
+    backend: str
+    exact: bool
+    index: str  # "flat" for exact search, else "ivf" or "hnsw"
+    device: str
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit ℓ2 norm (float32); all-zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def plan_search(
+    n_samples: int,
+    *,
+    backend: str = "auto",
+    exact: bool | None = None,
+    index: str = "ivf",
+    device: str | None = None,
+) -> SearchPlan:
+    """Resolve ``backend="auto"`` and ``exact=None`` into a concrete :class:`SearchPlan`."""
+    if backend not in BACKENDS:
+        raise InputError(f"unknown kNN backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if index not in APPROXIMATE_INDEXES:
+        raise InputError(
+            f"unknown approximate index {index!r}; choose one of {', '.join(APPROXIMATE_INDEXES)}"
+        )
+    device = device or default_device()
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+    if backend == "auto":
+        backend = "torch" if device.startswith("cuda") else "faiss"
+    if backend == "torch":
+        if exact is False:
+            raise InputError("the torch backend is exact; use backend='faiss' for approximate search")
+        return SearchPlan("torch", True, "flat", device)
+    if exact is None:
+        exact = n_samples <= EXACT_MAX_SAMPLES
+    return SearchPlan("faiss", bool(exact), "flat" if exact else index, "cpu")
+
+
+def knn(
+    features: np.ndarray,
+    k: int,
+    *,
+    backend: str = "auto",
+    exact: bool | None = None,
+    index: str = "ivf",
+    nprobe: int | None = None,
+    device: str | None = None,
+    chunk_size: int = 4096,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest neighbours of every row of ``features`` among the other rows.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_samples, n_features)
+        Compared by inner product (ℓ2-normalise rows first for cosine similarity).
+    k : int
+        Neighbours per point, ``1 <= k < n_samples``.
+    backend, exact, index, device
+        See the module docstring and :func:`plan_search`.
+    nprobe : int, optional
+        IVF lists visited per query (default: 8, or more for small lists).
+    chunk_size : int
+        Query rows per block for the torch backend.
+
+    Returns
+    -------
+    similarities : ndarray of shape (n_samples, k), float32, decreasing along each row
+    indices : ndarray of shape (n_samples, k), int64, never the row's own index
+    """
+    x = check_features(features)
+    n = x.shape[0]
+    k = check_n_neighbors(k, n)
+    plan = plan_search(n, backend=backend, exact=exact, index=index, device=device)
+    if plan.backend == "torch":
+        sims, idx = _search_torch(x, k + 1, plan.device, chunk_size)
+    elif plan.exact:
+        sims, idx = _search_faiss_flat(x, x, k + 1)
+    else:
+        sims, idx = _search_faiss_approximate(x, k + 1, plan.index, nprobe, random_state)
+    return drop_self_matches(sims, idx, k)
+
+
+def drop_self_matches(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each row's own index from k+1 results (or the last result when it is absent).
+
+    With duplicate points the self match need not come first, so it is looked up, not assumed.
+    """
+    n = idx.shape[0]
+    is_self = idx == np.arange(n)[:, None]
+    # argsort of a boolean mask (stable) puts non-self entries first, keeping their order
+    order = np.argsort(is_self, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+
+def _faiss():
+    import faiss  # imported lazily: a heavy module that only this backend needs
+
+    return faiss
+
+
+def _search_faiss_flat(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    faiss = _faiss()
+    index = faiss.IndexFlatIP(base.shape[1])
+    index.add(base)
+    sims, idx = index.search(queries, k)
+    return sims, idx.astype(np.int64)
+
+
+def _search_faiss_approximate(
+    x: np.ndarray, k: int, index: str, nprobe: int | None, random_state: int
+) -> tuple[np.ndarray, np.ndarray]:
+    faiss = _faiss()
+    n, d = x.shape
+    if index == "hnsw":
+        ix = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
+        ix.hnsw.efConstruction = 40
+        ix.add(x)
+        ix.hnsw.efSearch = max(64, 2 * k)
+    else:
+        nlist = max(1, min(int(round(math.sqrt(n))), n // 39))
+        quantizer = faiss.IndexFlatIP(d)
+        ix = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(random_state)
+        n_train = min(n, 64 * nlist)
+        ix.cp.seed = int(random_state)
+        ix.train(x[np.sort(rng.choice(n, n_train, replace=False))])
+        ix.add(x)
+        # visit enough lists that on average they hold several times k points
+        ix.nprobe = nprobe or min(nlist, max(8, math.ceil(4 * k * nlist / n)))
+    sims, idx = ix.search(x, k)
+    idx = idx.astype(np.int64)
+    missing = (idx < 0).any(axis=1)
+    if missing.any():
+        # IVF lists can run dry for points in small clusters: complete those rows exactly
+        rows = np.flatnonzero(missing)
+        logger.info("approximate kNN returned fewer than %d neighbours for %d rows; searched them exactly", k, rows.size)
+        sims[rows], idx[rows] = _search_faiss_flat(x, x[rows], k)
+    return sims, idx
+
+
+def _search_torch(x: np.ndarray, k: int, device: str, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
+    base = torch.from_numpy(x).to(device)
+    sims = np.empty((x.shape[0], k), dtype=np.float32)
+    idx = np.empty((x.shape[0], k), dtype=np.int64)
+    with torch.no_grad():
+        for start in range(0, x.shape[0], chunk_size):
+            block = base[start : start + chunk_size] @ base.T  # (chunk, n), never n × n
+            s, i = block.topk(k, dim=1)
+            sims[start : start + chunk_size] = s.cpu().numpy()
+            idx[start : start + chunk_size] = i.cpu().numpy()
+    return sims, idx
+
+
+def neighbor_recall(
+    features: np.ndarray, indices: np.ndarray, *, n_queries: int = 1000, random_state: int = 0
+) -> float:
+    """Fraction of the true k nearest neighbours that ``indices`` contains, on sampled rows.
+
+    The truth is exact search (self match removed) for ``n_queries`` random rows, so the
+    cost is O(n_queries · n · d) however large the data set.
+    """
+    x = check_features(features)
+    n, k = indices.shape
+    rng = np.random.default_rng(random_state)
+    rows = np.sort(rng.choice(n, min(n, n_queries), replace=False))
+    sims, idx = _search_faiss_flat(x, x[rows], k + 1)
+    is_self = idx == rows[:, None]
+    order = np.argsort(is_self, axis=1, kind="stable")[:, :k]
+    truth = np.take_along_axis(idx, order, axis=1)
+    hits = sum(len(np.intersect1d(truth[j], indices[r])) for j, r in enumerate(rows))
+    return hits / truth.size

@@ -1,0 +1,106 @@
+"""``diffusion``: Zhou et al. (2004) label spreading solved by CG on a kNN graph (Iscen §4)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from .._params import Interval, Options, check_params
+from .._validation import check_n_neighbors
+from ..graph import BACKENDS, knn_graph
+from .base import label_matrix, prepare_inputs, stage
+from .cg import conjugate_gradient
+from .confidence import entropy_weight
+from .result import PropagationResult, finalize, normalize_rows
+
+logger = logging.getLogger(__name__)
+
+
+def diffuse(
+    normalized: sp.spmatrix, y: np.ndarray, *, alpha: float = 0.99, max_iter: int = 20, tol: float = 1e-3
+) -> tuple[np.ndarray, int, bool, np.ndarray]:
+    """Iscen eq. (10): solve (I - α𝒲) Z = Y by conjugate gradient.
+
+    I - α𝒲 is symmetric positive definite for α in [0, 1) because 𝒲's spectrum lies in [-1, 1].
+    Returns (Z, n_iter, converged, relative residual per class).
+    """
+    return conjugate_gradient(lambda v: v - alpha * (normalized @ v), y, max_iter=max_iter, tol=tol)
+
+
+@dataclass
+class Diffusion:
+    """Label diffusion on a kNN graph (Zhou et al. 2004; Iscen et al. 2019 eq. 9-11).
+
+    Graph: ℓ2-normalised features, k nearest neighbours, a_ij = [v_iᵀv_j]_+^γ, W = A + Aᵀ,
+    𝒲 = D^-½ W D^-½. Labels: Y one-hot, columns divided by class size. Z from CG on
+    (I - α𝒲) Z = Y, negative scores clipped at 0, rows normalised to probabilities,
+    confidence = entropy weight ω (eq. 11, max-normalised over the unlabeled points).
+
+    The paper stops CG after 20 iterations; there the relative residual is ~1e-2 on
+    Fashion-MNIST graphs, and pseudo labels agree to 0.1 % with a solve to 1e-4 (RESULTS.md).
+    If the residual is still above ``tol`` a ``ConvergenceWarning`` says so (raise
+    ``max_iter`` to solve the system more exactly).
+    """
+
+    n_neighbors: int = 50
+    gamma: float = 3.0
+    alpha: float = 0.99
+    max_iter: int = 20
+    tol: float = 2.5e-2
+    normalize_labels: bool = True
+    backend: str = "auto"
+    exact: bool | None = None
+    device: str | None = None
+    random_state: int = 0
+
+    name: ClassVar[str] = "diffusion"
+    constraints: ClassVar[dict] = {
+        "n_neighbors": Interval(1, None, integer=True),
+        "gamma": Interval(0, None, closed="neither"),
+        "alpha": Interval(0, 1, closed="left"),
+        "max_iter": Interval(1, None, integer=True),
+        "tol": Interval(0, None, closed="neither"),
+        "normalize_labels": Options((True, False)),
+        "backend": Options(BACKENDS),
+        "exact": Options((None, True, False)),
+        "random_state": Interval(0, None, integer=True),
+    }
+
+    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
+        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
+        check_params(self, self.constraints)
+        x, y, c = prepare_inputs(features, labels, n_classes)
+        check_n_neighbors(self.n_neighbors, x.shape[0])
+        timings: dict = {}
+        with stage(timings, "graph"):
+            graph = knn_graph(
+                x, self.n_neighbors, kernel="power", gamma=self.gamma, backend=self.backend,
+                exact=self.exact, device=self.device, random_state=self.random_state,
+            )
+        with stage(timings, "propagate"):
+            z, n_iter, converged, resid = diffuse(
+                graph.normalized, label_matrix(y, c, normalize=self.normalize_labels),
+                alpha=self.alpha, max_iter=self.max_iter, tol=self.tol,
+            )
+            z = np.clip(z, 0.0, None)  # Iscen's code: negative scores are clipped at 0
+            probabilities = normalize_rows(z)
+            confidence = np.ones(x.shape[0])
+            unlabeled = y < 0
+            if unlabeled.any():
+                confidence[unlabeled] = entropy_weight(probabilities[unlabeled])
+        if not converged:
+            warnings.warn(
+                f"diffusion CG stopped at max_iter={self.max_iter} with relative residual "
+                f"{resid.max():.2e} > tol={self.tol}; raise max_iter (or tol) to silence this",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        info = {"knn_recall": graph.knn_recall, "cg_relative_residual": float(resid.max())}
+        return finalize(y, z, probabilities, confidence, n_iter=n_iter, converged=converged,
+                        timings=timings, info=info)

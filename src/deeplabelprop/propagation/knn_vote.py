@@ -1,0 +1,85 @@
+"""``knn-vote``: DMT's naive nearest-neighbour propagation (Liu et al. 2019, eq. 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from .._params import Interval, check_params
+from ..graph import l2_normalize
+from ..graph.knn import default_device
+from .base import prepare_inputs, stage
+from .confidence import DMT_SIGMA, margin_confidence
+from .result import PropagationResult, finalize
+
+
+def knn_vote_log_scores(
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    tau: float = 0.07,
+    device: str = "cpu",
+    block_elements: int = 1 << 24,
+) -> np.ndarray:
+    """DMT eq. (5) in log space: log z_{u,c} = log( (1/n_c) Σ_{i∈L_c} exp(s(x_i, x_u)/τ) ).
+
+    ``features`` are compared by inner product (pass unit rows). Cost O(n · M · d) for M
+    labeled points, computed in row blocks of at most ``block_elements`` similarities: memory
+    never grows with n². Returns an (n, c) array; log space keeps small τ from overflowing.
+    """
+    lab = np.flatnonzero(labels >= 0)
+    onehot = np.zeros((lab.size, n_classes), dtype=np.float64)
+    onehot[np.arange(lab.size), labels[lab]] = 1.0
+    log_counts = np.log(onehot.sum(axis=0))
+    with torch.no_grad():
+        xl = torch.from_numpy(features[lab]).to(device)  # (M, d)
+        hot = torch.from_numpy(onehot).to(device)  # (M, c)
+        out = np.empty((features.shape[0], n_classes))
+        rows = max(1, block_elements // max(1, lab.size))
+        for start in range(0, features.shape[0], rows):
+            s = torch.from_numpy(features[start : start + rows]).to(device) @ xl.T / tau  # (B, M)
+            m = s.max(dim=1, keepdim=True).values
+            votes = torch.exp(s - m).double() @ hot  # (B, c), Σ over each class, scaled by e^-m
+            with np.errstate(divide="ignore"):
+                out[start : start + rows] = (
+                    np.log(votes.cpu().numpy()) + m.double().cpu().numpy() - log_counts
+                )
+    return out
+
+
+@dataclass
+class KnnVote:
+    """One-step vote from every labeled point (DMT eq. 5), class-size normalised.
+
+    W_iu = exp(s(x_i, x_u)/τ) with cosine similarity s; z_{u,c} = mean over labeled i of class c.
+    ``scores`` hold log z; probabilities are z / Σ_c z; confidence is DMT's margin (eq. 8-9)
+    on the probabilities with temperature 1/σ, σ = 40.
+    """
+
+    tau: float = 0.07
+    confidence_temperature: float = 1.0 / DMT_SIGMA
+    device: str | None = None
+
+    name: ClassVar[str] = "knn-vote"
+    constraints: ClassVar[dict] = {
+        "tau": Interval(0, None, closed="neither"),
+        "confidence_temperature": Interval(0, None, closed="neither"),
+    }
+
+    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
+        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
+        check_params(self, self.constraints)
+        x, y, c = prepare_inputs(features, labels, n_classes)
+        timings: dict = {}
+        with stage(timings, "propagate"):
+            log_z = knn_vote_log_scores(l2_normalize(x), y, c, tau=self.tau, device=self.device or default_device())
+            # softmax of log z = z / Σ z, without overflow
+            shifted = np.exp(log_z - log_z.max(axis=1, keepdims=True))
+            probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+            confidence = margin_confidence(probabilities, self.confidence_temperature)
+        # one step of a random walk (DMT §3.2): n_iter = 1
+        return finalize(y, log_z, probabilities, confidence, n_iter=1, timings=timings)

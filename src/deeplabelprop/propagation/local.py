@@ -1,0 +1,144 @@
+"""``local``: Local Label Propagation's density-weighted votes (Zhuang et al. 2019, eq. 5-8).
+
+Cost O(N · M · d) for N points and M labeled points, in blocks: never an N × N matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from .._params import Interval, Options, check_params
+from .._validation import check_n_neighbors
+from ..graph import l2_normalize
+from ..graph.knn import default_device
+from .base import prepare_inputs, stage
+from .confidence import top_probability
+from .result import PropagationResult, finalize
+
+
+def _rows_per_block(n_cols: int, block_elements: int) -> int:
+    return max(1, block_elements // max(1, n_cols))
+
+
+def labeled_log_density(
+    bank: torch.Tensor,
+    labeled: torch.Tensor,
+    *,
+    tau: float = 0.07,
+    n_density: int = 25,
+    block_elements: int = 1 << 24,
+) -> torch.Tensor:
+    """log ρ(v_i) for the labeled points i (LLP eq. 7).
+
+    ρ(v_i) = Σ_{j∈N_T(v_i)} P(j|v_i), with P(j|v) = exp(v_jᵀv/τ) / Σ_{l=1..N} exp(v_lᵀv/τ)
+    (eq. 1) and N_T(v_i) the T nearest bank entries of v_i other than i itself.
+
+    Parameters
+    ----------
+    bank : tensor of shape (N, d), unit rows (the memory bank)
+    labeled : tensor of shape (M,), indices into ``bank``
+    Returns
+    -------
+    tensor of shape (M,)
+    """
+    n = bank.shape[0]
+    q = bank[labeled]  # (M, d)
+    m = q.shape[0]
+    log_partition = torch.full((m,), -float("inf"), dtype=torch.float64, device=bank.device)
+    top_s = torch.full((m, n_density), -float("inf"), device=bank.device)
+    cols = _rows_per_block(m, block_elements)
+    for start in range(0, n, cols):
+        s = q @ bank[start : start + cols].T / tau  # (M, B) logits
+        log_partition = torch.logaddexp(log_partition, torch.logsumexp(s, dim=1).double())
+        # exclude the self match from the T nearest
+        own = labeled - start
+        inside = (own >= 0) & (own < s.shape[1])
+        s_masked = s.clone()
+        s_masked[inside.nonzero(as_tuple=True)[0], own[inside]] = -float("inf")
+        merged = torch.cat([top_s, s_masked], dim=1)
+        top_s = merged.topk(n_density, dim=1).values
+    # log ρ_i = logsumexp_{j∈N_T} (s_ij/τ) - log Z(v_i)
+    return torch.logsumexp(top_s.double(), dim=1) - log_partition
+
+
+def local_votes(
+    bank: torch.Tensor,
+    labeled: torch.Tensor,
+    labeled_classes: torch.Tensor,
+    log_density: torch.Tensor,
+    n_classes: int,
+    *,
+    tau: float = 0.07,
+    n_voters: int = 10,
+    density_weighting: bool = True,
+    block_elements: int = 1 << 24,
+) -> torch.Tensor:
+    """Class probabilities p_j(v) for every bank row (LLP eq. 5, 6, 8).
+
+    Votes come from the K labeled points with the highest locally weighted probability
+    P_L(i|v) = P(i|v)/ρ(v_i) (eq. 7), each voting P_L(i|v) for its class; p = w / Σ w (eq. 6).
+    Z(v) of P(i|v) is the same for every voter of v, so it cancels and is never computed.
+    With ``density_weighting=False`` this is the plain weighted kNN of eq. (5).
+
+    Returns a tensor of shape (N, n_classes), rows summing to 1.
+    """
+    n = bank.shape[0]
+    q = bank[labeled]  # (M, d)
+    k = min(n_voters, q.shape[0])
+    offset = -log_density.float() if density_weighting else torch.zeros_like(log_density, dtype=torch.float32)
+    out = torch.empty((n, n_classes), dtype=torch.float64, device=bank.device)
+    rows = _rows_per_block(q.shape[0], block_elements)
+    for start in range(0, n, rows):
+        logits = bank[start : start + rows] @ q.T / tau + offset  # (B, M): log P_L(i|v) + log Z(v)
+        top, which = logits.topk(k, dim=1)
+        w = torch.exp((top - top[:, :1]).double())  # scaled votes, the best voter has weight 1
+        votes = torch.zeros((logits.shape[0], n_classes), dtype=torch.float64, device=bank.device)
+        votes.scatter_add_(1, labeled_classes[which], w)
+        out[start : start + rows] = votes / votes.sum(dim=1, keepdim=True)
+    return out
+
+
+@dataclass
+class LocalPropagation:
+    """Density-weighted votes from the K labeled neighbours (LLP eq. 5-8); confidence c = p_y.
+
+    Defaults from the paper: τ = 0.07, K = 10 voters, T = 25 neighbours for the density.
+    """
+
+    n_voters: int = 10
+    n_density: int = 25
+    tau: float = 0.07
+    density_weighting: bool = True
+    device: str | None = None
+
+    name: ClassVar[str] = "local"
+    constraints: ClassVar[dict] = {
+        "n_voters": Interval(1, None, integer=True),
+        "n_density": Interval(1, None, integer=True),
+        "tau": Interval(0, None, closed="neither"),
+        "density_weighting": Options((True, False)),
+    }
+
+    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
+        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
+        check_params(self, self.constraints)
+        x, y, c = prepare_inputs(features, labels, n_classes)
+        check_n_neighbors(self.n_density, x.shape[0], name="n_density")
+        device = self.device or default_device()
+        timings: dict = {}
+        with torch.no_grad():
+            bank = torch.from_numpy(l2_normalize(x)).to(device)
+            lab = torch.from_numpy(np.flatnonzero(y >= 0)).to(device)
+            with stage(timings, "density"):
+                log_rho = labeled_log_density(bank, lab, tau=self.tau, n_density=self.n_density)
+            with stage(timings, "propagate"):
+                p = local_votes(
+                    bank, lab, torch.from_numpy(y).to(device)[lab], log_rho, c, tau=self.tau,
+                    n_voters=self.n_voters, density_weighting=self.density_weighting,
+                ).cpu().numpy()
+        info = {"log_density": log_rho.cpu().numpy()}
+        return finalize(y, p, p, top_probability(p), n_iter=1, timings=timings, info=info)

@@ -1,0 +1,155 @@
+"""``spectral``: DMT's constrained spectral embedding vote (Liu et al. 2019, eq. 6 then eq. 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .._params import Interval, Options, check_params
+from .._validation import check_n_neighbors
+from ..errors import InputError
+from ..graph import BACKENDS, EIGEN_METHODS, KERNELS, Spectrum, knn_graph, laplacian_eigenpairs
+from .base import prepare_inputs, stage
+from .confidence import DMT_SIGMA, margin_confidence
+from .result import PropagationResult, finalize, normalize_rows
+
+ZERO_EIGENVALUE = 1e-6
+SPECTRAL_FILTERS = ("diffusion", "inverse")
+
+
+def spectral_basis(
+    spectrum: Spectrum, degrees: np.ndarray, *, spectral_filter: str = "inverse", alpha: float = 0.99
+) -> tuple[np.ndarray, np.ndarray]:
+    """The basis and weights of W' = Σ_{j=2..η} f(λ_j) e_j e_jᵀ = E diag(w) Eᵀ.
+
+    ``spectral_filter="inverse"`` is DMT eq. (6), f(λ) = 1/λ. ``"diffusion"`` is
+    f(λ) = 1/(1 - α + αλ), the spectrum of Zhou's (I - α𝒲)^-1 restricted to the η
+    eigenvectors: 1/λ lets the first few eigenvectors dominate the vote (it is truncated
+    Poisson learning), which on Fashion-MNIST costs ~10 points at 40-100 labels
+    (benchmarks/RESULTS.md); the diffusion filter keeps the finer eigenvectors in play.
+
+    The excluded j = 1 is the trivial eigenvector D^½1 (λ = 0). It is projected out rather than
+    dropped by position, which also covers a disconnected graph: there λ = 0 repeats once per
+    component, and the remaining null directions (contrasts between components) are kept with
+    the weight of the smallest non-zero eigenvalue instead of 1/0.
+
+    Returns
+    -------
+    basis : ndarray of shape (n, η)
+    weights : ndarray of shape (η,), 1/λ_j (0 for the trivial direction)
+    """
+    e = spectrum.eigenvectors
+    u = np.sqrt(np.clip(degrees, 0.0, None))
+    if np.linalg.norm(u) > 0:
+        u = u / np.linalg.norm(u)
+        e = e - np.outer(u, u @ e)
+    lam = spectrum.eigenvalues
+    if spectral_filter == "inverse":
+        positive = lam > ZERO_EIGENVALUE
+        floor = lam[positive].min() if positive.any() else 1.0
+        weights = 1.0 / np.maximum(lam, floor)
+    elif spectral_filter == "diffusion":
+        weights = 1.0 / (1.0 - alpha + alpha * np.clip(lam, 0.0, None))
+    else:
+        raise InputError(f"unknown spectral filter {spectral_filter!r}; choose one of {', '.join(SPECTRAL_FILTERS)}")
+    # the column that was the trivial vector is now ~0; give it no weight so noise cannot enter
+    norms = np.linalg.norm(e, axis=0)
+    weights[norms < 1e-3] = 0.0
+    return e, weights
+
+
+def spectral_vote(basis: np.ndarray, weights: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """DMT eq. (5) with W' of eq. (6): z_{u,c} = (1/n_c) Σ_{i∈L_c} W'_{iu}.
+
+    Never forms the n × n W': z = E diag(w) Mᵀ with M_c the mean of E over labeled class c.
+    """
+    lab = np.flatnonzero(labels >= 0)
+    means = np.zeros((n_classes, basis.shape[1]))
+    np.add.at(means, labels[lab], basis[lab])
+    means /= np.bincount(labels[lab], minlength=n_classes)[:, None]
+    return (basis * weights) @ means.T  # (n, c)
+
+
+@dataclass
+class Spectral:
+    """Vote through a spectral embedding of the kNN graph (DMT eq. 6, "constrained spectral").
+
+    Graph: k nearest neighbours (k = 20), W_ij = exp(s_ij/τ) (or another kernel), W = A + Aᵀ,
+    L_sym = I - D^-½ W D^-½. The η smallest eigenpairs by Chebyshev-filtered subspace iteration
+    (see :mod:`deeplabelprop.graph.spectrum`); the vote of eq. (5) with W'. Probabilities are
+    the clipped, row-normalised scores; confidence is DMT's margin (eq. 8-9).
+
+    ``spectral_filter="inverse"`` reproduces DMT eq. (6) exactly (W' = Σ e_j e_jᵀ/λ_j); the
+    default ``"diffusion"`` weights eigenvector j by 1/(1 - α + αλ_j) instead, which is more
+    accurate with few labels (see :func:`spectral_basis`).
+    """
+
+    n_neighbors: int = 20
+    n_components: int = 200
+    spectral_filter: str = "diffusion"
+    alpha: float = 0.99
+    kernel: str = "exp"
+    tau: float = 0.1
+    gamma: float = 3.0
+    sigma: float = 0.1
+    eigen_method: str = "auto"
+    eigen_tol: float = 1e-3
+    confidence_temperature: float = 1.0 / DMT_SIGMA
+    backend: str = "auto"
+    exact: bool | None = None
+    device: str | None = None
+    random_state: int = 0
+
+    name: ClassVar[str] = "spectral"
+    constraints: ClassVar[dict] = {
+        "n_neighbors": Interval(1, None, integer=True),
+        "n_components": Interval(1, None, integer=True),
+        "spectral_filter": Options(SPECTRAL_FILTERS),
+        "alpha": Interval(0, 1, closed="left"),
+        "kernel": Options(KERNELS),
+        "tau": Interval(0, None, closed="neither"),
+        "gamma": Interval(0, None, closed="neither"),
+        "sigma": Interval(0, None, closed="neither"),
+        "eigen_method": Options(EIGEN_METHODS),
+        "eigen_tol": Interval(0, None, closed="neither"),
+        "confidence_temperature": Interval(0, None, closed="neither"),
+        "backend": Options(BACKENDS),
+        "exact": Options((None, True, False)),
+        "random_state": Interval(0, None, integer=True),
+    }
+
+    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
+        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
+        check_params(self, self.constraints)
+        x, y, c = prepare_inputs(features, labels, n_classes)
+        check_n_neighbors(self.n_neighbors, x.shape[0])
+        if self.n_components >= x.shape[0]:
+            raise InputError(
+                f"n_components (eta)={self.n_components} must be smaller than the number of samples "
+                f"({x.shape[0]}); use at most {x.shape[0] - 1}"
+            )
+        timings: dict = {}
+        with stage(timings, "graph"):
+            graph = knn_graph(
+                x, self.n_neighbors, kernel=self.kernel, tau=self.tau, gamma=self.gamma, sigma=self.sigma,
+                backend=self.backend, exact=self.exact, device=self.device, random_state=self.random_state,
+            )
+        with stage(timings, "eigenvectors"):
+            spectrum = laplacian_eigenpairs(
+                graph.normalized, self.n_components, method=self.eigen_method, tol=self.eigen_tol,
+                device=self.device, random_state=self.random_state,
+            )
+        with stage(timings, "propagate"):
+            basis, weights = spectral_basis(spectrum, graph.degrees, spectral_filter=self.spectral_filter, alpha=self.alpha)
+            z = spectral_vote(basis, weights, y, c)
+            probabilities = normalize_rows(z)
+            confidence = margin_confidence(probabilities, self.confidence_temperature)
+        info = {
+            "knn_recall": graph.knn_recall,
+            "eigenvalues": spectrum.eigenvalues,
+            "eigen_max_residual": spectrum.max_residual,
+        }
+        return finalize(y, z, probabilities, confidence, n_iter=spectrum.n_iter,
+                        converged=spectrum.converged, timings=timings, info=info)
