@@ -11,10 +11,20 @@ from .propagation import PROPAGATORS, PropagationResult, make_propagator
 
 __version__ = "0.1.0"
 
-__all__ = ["PROPAGATORS", "InputError", "LabelPropagator", "PropagationResult", "make_propagator", "propagate", "__version__"]
+__all__ = [
+    "PROPAGATORS",
+    "InputError",
+    "LabelPropagator",
+    "PropagationResult",
+    "make_propagator",
+    "propagate",
+    "__version__",
+]
 
 
-def propagate(features, labels, method: str = "diffusion", n_classes: int | None = None, **params) -> PropagationResult:
+def propagate(
+    features, labels, method: str = "diffusion", n_classes: int | None = None, **params
+) -> PropagationResult:
     """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d) with the named method.
 
     >>> import numpy as np

@@ -23,15 +23,23 @@ class Interval:
             return
         kind = Integral if self.integer else Real
         if isinstance(value, bool) or not isinstance(value, kind):
-            raise InputError(f"{name} must be {'an integer' if self.integer else 'a number'}, got {value!r}")
-        lo_ok = self.low is None or (value >= self.low if self.closed in ("both", "left") else value > self.low)
-        hi_ok = self.high is None or (value <= self.high if self.closed in ("both", "right") else value < self.high)
+            raise InputError(
+                f"{name} must be {'an integer' if self.integer else 'a number'}, got {value!r}"
+            )
+        lo_ok = self.low is None or (
+            value >= self.low if self.closed in ("both", "left") else value > self.low
+        )
+        hi_ok = self.high is None or (
+            value <= self.high if self.closed in ("both", "right") else value < self.high
+        )
         if not (lo_ok and hi_ok):
             left = "[" if self.closed in ("both", "left") else "("
             right = "]" if self.closed in ("both", "right") else ")"
             lo = "-inf" if self.low is None else self.low
             hi = "inf" if self.high is None else self.high
-            raise InputError(f"{name}={value!r} is out of range; it must be in {left}{lo}, {hi}{right}")
+            raise InputError(
+                f"{name}={value!r} is out of range; it must be in {left}{lo}, {hi}{right}"
+            )
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,9 @@ class Options:
 
     def check(self, name: str, value: object) -> None:
         if value not in self.values:
-            raise InputError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, self.values))}")
+            raise InputError(
+                f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, self.values))}"
+            )
 
 
 def check_params(obj: object, constraints: dict) -> None:

@@ -18,7 +18,9 @@ def check_features(features: object, *, name: str = "features") -> np.ndarray:
     try:
         x = np.asarray(features)
     except Exception as exc:  # ragged lists and the like
-        raise InputError(f"{name} could not be read as an array ({exc}); pass an (n, d) array") from exc
+        raise InputError(
+            f"{name} could not be read as an array ({exc}); pass an (n, d) array"
+        ) from exc
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise InputError(f"{name} must be numeric, got dtype {x.dtype}; pass an (n, d) float array")
     if np.iscomplexobj(x):
@@ -29,7 +31,9 @@ def check_features(features: object, *, name: str = "features") -> np.ndarray:
             "reshape it, e.g. x.reshape(len(x), -1)"
         )
     if x.shape[0] == 0 or x.shape[1] == 0:
-        raise InputError(f"{name} is empty (shape {x.shape}); pass at least one sample and one feature")
+        raise InputError(
+            f"{name} is empty (shape {x.shape}); pass at least one sample and one feature"
+        )
     x = np.ascontiguousarray(x, dtype=np.float32)
     finite = np.isfinite(x)
     if not finite.all():
@@ -42,7 +46,9 @@ def check_features(features: object, *, name: str = "features") -> np.ndarray:
     return x
 
 
-def check_labels(labels: object, n_samples: int, n_classes: int | None = None) -> tuple[np.ndarray, int]:
+def check_labels(
+    labels: object, n_samples: int, n_classes: int | None = None
+) -> tuple[np.ndarray, int]:
     """Return integer labels of shape (n_samples,) with -1 for unlabeled, and the class count.
 
     Classes are 0..n_classes-1. Without ``n_classes`` it is ``max(labels) + 1``. Every class must
@@ -69,7 +75,9 @@ def check_labels(labels: object, n_samples: int, n_classes: int | None = None) -
     y = y.astype(np.int64)
     if (y < UNLABELED).any():
         bad = int(y[y < UNLABELED][0])
-        raise InputError(f"label {bad} is out of range: use -1 for unlabeled and 0..c-1 for classes")
+        raise InputError(
+            f"label {bad} is out of range: use -1 for unlabeled and 0..c-1 for classes"
+        )
     labeled = y >= 0
     if not labeled.any():
         raise InputError("no labeled point: give at least one label per class (-1 marks unlabeled)")

@@ -129,7 +129,9 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y[labeled], return_inverse=True)
         y_int = np.full(X.shape[0], -1, dtype=np.int64)
         y_int[labeled] = codes
-        result: PropagationResult = self._propagator(X.shape[0]).propagate(X, y_int, len(self.classes_))
+        result: PropagationResult = self._propagator(X.shape[0]).propagate(
+            X, y_int, len(self.classes_)
+        )
         self.result_ = result
         self.transduction_ = self.classes_[result.labels]
         self.label_distributions_ = result.probabilities
@@ -151,7 +153,9 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         sims, idx = _search_faiss_flat(fitted, l2_normalize(X.astype(np.float32)), k)
         w = np.clip(sims.astype(np.float64), 0.0, None) ** 3  # (m, k)
         w[w.sum(axis=1) == 0] = 1.0
-        proba = np.einsum("mk,mkc->mc", w, self.label_distributions_[idx]) / w.sum(axis=1, keepdims=True)
+        proba = np.einsum("mk,mkc->mc", w, self.label_distributions_[idx]) / w.sum(
+            axis=1, keepdims=True
+        )
         return proba
 
     def predict(self, X) -> np.ndarray:

@@ -25,14 +25,18 @@ def pseudo_label_accuracy(pseudo_labels: np.ndarray, true_labels: np.ndarray, ma
     """
     pred, truth = np.asarray(pseudo_labels), np.asarray(true_labels)
     if pred.shape != truth.shape:
-        raise InputError(f"pseudo labels {pred.shape} and true labels {truth.shape} differ in shape")
+        raise InputError(
+            f"pseudo labels {pred.shape} and true labels {truth.shape} differ in shape"
+        )
     m = _mask(pred.shape[0], mask)
     if not m.any():
         raise InputError("no point selected to score")
     return float(np.mean(pred[m] == truth[m]))
 
 
-def accumulated_accuracy_curve(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def accumulated_accuracy_curve(
+    confidence: np.ndarray, correct: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """DMT Figure 3: accuracy of the top-r most confident pseudo labels, for r = 1/m ... 1.
 
     Returns (ratios, accuracies), each of shape (m,): accuracies[i] is the accuracy of the
@@ -59,7 +63,9 @@ def average_precision(confidence: np.ndarray, correct: np.ndarray) -> float:
     return float(precision_at[ok].mean())
 
 
-def pseudo_label_map(confidence: np.ndarray, pseudo_labels: np.ndarray, true_labels: np.ndarray, mask=None) -> float:
+def pseudo_label_map(
+    confidence: np.ndarray, pseudo_labels: np.ndarray, true_labels: np.ndarray, mask=None
+) -> float:
     """DMT Table 1: mean over pseudo classes of the AP of pseudo labels sorted by confidence.
 
     For each class c, the points pseudo-labelled c are ranked by confidence and the AP of
@@ -70,7 +76,10 @@ def pseudo_label_map(confidence: np.ndarray, pseudo_labels: np.ndarray, true_lab
     conf = np.asarray(confidence, dtype=np.float64)
     m = _mask(pred.shape[0], mask)
     pred, truth, conf = pred[m], truth[m], conf[m]
-    aps = [average_precision(conf[pred == c], pred[pred == c] == truth[pred == c]) for c in np.unique(pred)]
+    aps = [
+        average_precision(conf[pred == c], pred[pred == c] == truth[pred == c])
+        for c in np.unique(pred)
+    ]
     if not aps:
         raise InputError("no point selected to score")
     return float(np.mean(aps))

@@ -35,7 +35,9 @@ def heat_affinity(sims: np.ndarray, sigma: float = 0.1) -> np.ndarray:
     return np.exp(-d / sigma)
 
 
-def locally_scaled_heat(sims: np.ndarray, indices: np.ndarray, scale_neighbor: int = 7) -> np.ndarray:
+def locally_scaled_heat(
+    sims: np.ndarray, indices: np.ndarray, scale_neighbor: int = 7
+) -> np.ndarray:
     """Heat kernel with local scaling (Zelnik-Manor & Perona 2004).
 
     exp(-(1 - s_ij) / sqrt(σ_i σ_j)) where σ_i = 1 - s to the K-th neighbour of i
@@ -69,7 +71,9 @@ def edge_weights(
     raise InputError(f"unknown affinity kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
 
 
-def adjacency(indices: np.ndarray, weights: np.ndarray, n_samples: int | None = None) -> sp.csr_matrix:
+def adjacency(
+    indices: np.ndarray, weights: np.ndarray, n_samples: int | None = None
+) -> sp.csr_matrix:
     """Sparse A with A[i, indices[i, j]] = weights[i, j]; zero weights are dropped, no self loops."""
     n = indices.shape[0] if n_samples is None else n_samples
     rows = np.repeat(np.arange(indices.shape[0]), indices.shape[1])
@@ -88,7 +92,9 @@ def symmetrize(a: sp.csr_matrix, mode: str = "sum") -> sp.csr_matrix:
     elif mode == "max":
         w = a.maximum(a.T)
     else:
-        raise InputError(f"unknown symmetrisation {mode!r}; choose one of {', '.join(SYMMETRIZATIONS)}")
+        raise InputError(
+            f"unknown symmetrisation {mode!r}; choose one of {', '.join(SYMMETRIZATIONS)}"
+        )
     return sp.csr_matrix(w)
 
 

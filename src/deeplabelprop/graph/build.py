@@ -49,14 +49,18 @@ def knn_graph(
 ) -> Graph:
     """Iscen eq. (9) and §3: ℓ2-normalise, kNN, affinities, W = A + Aᵀ, 𝒲 = D^-½ W D^-½."""
     x = l2_normalize(features)
-    sims, idx = knn(x, n_neighbors, backend=backend, exact=exact, device=device, random_state=random_state)
+    sims, idx = knn(
+        x, n_neighbors, backend=backend, exact=exact, device=device, random_state=random_state
+    )
     recall = None
     if not plan_search(len(x), backend=backend, exact=exact, device=device).exact:
         recall = neighbor_recall(x, idx, random_state=random_state)
         logger.info("approximate kNN recall@%d: %.4f", n_neighbors, recall)
     a = adjacency(
         idx,
-        edge_weights(sims, idx, kernel=kernel, gamma=gamma, tau=tau, sigma=sigma, local_scaling=local_scaling),
+        edge_weights(
+            sims, idx, kernel=kernel, gamma=gamma, tau=tau, sigma=sigma, local_scaling=local_scaling
+        ),
     )
     w = symmetrize(a, symmetrization)
     normalized, degrees = normalize_symmetric(w)

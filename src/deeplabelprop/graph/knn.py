@@ -77,7 +77,9 @@ def plan_search(
         backend = "torch" if device.startswith("cuda") else "faiss"
     if backend == "torch":
         if exact is False:
-            raise InputError("the torch backend is exact; use backend='faiss' for approximate search")
+            raise InputError(
+                "the torch backend is exact; use backend='faiss' for approximate search"
+            )
         return SearchPlan("torch", True, "flat", device)
     if exact is None:
         exact = n_samples <= EXACT_MAX_SAMPLES
@@ -147,7 +149,9 @@ def _faiss():
     return faiss
 
 
-def _search_faiss_flat(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _search_faiss_flat(
+    base: np.ndarray, queries: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     faiss = _faiss()
     index = faiss.IndexFlatIP(base.shape[1])
     index.add(base)
@@ -182,12 +186,18 @@ def _search_faiss_approximate(
     if missing.any():
         # IVF lists can run dry for points in small clusters: complete those rows exactly
         rows = np.flatnonzero(missing)
-        logger.info("approximate kNN returned fewer than %d neighbours for %d rows; searched them exactly", k, rows.size)
+        logger.info(
+            "approximate kNN returned fewer than %d neighbours for %d rows; searched them exactly",
+            k,
+            rows.size,
+        )
         sims[rows], idx[rows] = _search_faiss_flat(x, x[rows], k)
     return sims, idx
 
 
-def _search_torch(x: np.ndarray, k: int, device: str, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _search_torch(
+    x: np.ndarray, k: int, device: str, chunk_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     base = torch.from_numpy(x).to(device)
     sims = np.empty((x.shape[0], k), dtype=np.float32)
     idx = np.empty((x.shape[0], k), dtype=np.int64)

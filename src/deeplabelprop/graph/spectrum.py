@@ -79,7 +79,9 @@ def laplacian_eigenpairs(
     """
     n = normalized.shape[0]
     if method not in EIGEN_METHODS:
-        raise InputError(f"unknown eigen method {method!r}; choose one of {', '.join(EIGEN_METHODS)}")
+        raise InputError(
+            f"unknown eigen method {method!r}; choose one of {', '.join(EIGEN_METHODS)}"
+        )
     if not 1 <= n_components < n:
         raise InputError(
             f"n_components (eta)={n_components} must be between 1 and n_samples - 1 = {n - 1}; "
@@ -89,7 +91,9 @@ def laplacian_eigenpairs(
         method = "dense" if n <= DENSE_MAX_SAMPLES else "chebyshev"
     if method == "dense":
         theta, vecs = np.linalg.eigh(normalized.toarray())
-        return _as_spectrum(theta[::-1][:n_components], vecs[:, ::-1][:, :n_components], normalized, 1, True)
+        return _as_spectrum(
+            theta[::-1][:n_components], vecs[:, ::-1][:, :n_components], normalized, 1, True
+        )
     if method == "eigsh":
         theta, vecs = eigsh(sp.csr_matrix(normalized, dtype=np.float64), k=n_components, which="LA")
         order = np.argsort(-theta)
@@ -109,11 +113,15 @@ def laplacian_eigenpairs(
 def _as_spectrum(theta, vecs, normalized, n_iter: int, converged: bool) -> Spectrum:
     vecs = np.ascontiguousarray(vecs, dtype=np.float64)
     resid = np.linalg.norm(normalized @ vecs - vecs * theta, axis=0)
-    return Spectrum(1.0 - np.asarray(theta, dtype=np.float64), vecs, n_iter, converged, float(resid.max()))
+    return Spectrum(
+        1.0 - np.asarray(theta, dtype=np.float64), vecs, n_iter, converged, float(resid.max())
+    )
 
 
 def _to_torch_csr(m: sp.csr_matrix, device: str) -> torch.Tensor:
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the products used here are stable
+    with (
+        warnings.catch_warnings()
+    ):  # "sparse CSR support is in beta": the products used here are stable
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(
             torch.from_numpy(m.indptr.astype(np.int64)),
@@ -124,7 +132,9 @@ def _to_torch_csr(m: sp.csr_matrix, device: str) -> torch.Tensor:
         )
 
 
-def chebyshev_filter(w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float) -> torch.Tensor:
+def chebyshev_filter(
+    w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float
+) -> torch.Tensor:
     """T_m((𝒲 - c)/e) x with c, e the centre and half-width of [low, high] (Zhou & Saad, Alg. 3.1).
 
     Components with eigenvalues in [low, high] stay bounded by 1; those above ``high`` grow
@@ -141,7 +151,9 @@ def chebyshev_filter(w: torch.Tensor, x: torch.Tensor, degree: int, low: float, 
     return y
 
 
-def _lowest_eigenvalue_bound(w: torch.Tensor, n: int, generator: torch.Generator, steps: int = 24) -> float:
+def _lowest_eigenvalue_bound(
+    w: torch.Tensor, n: int, generator: torch.Generator, steps: int = 24
+) -> float:
     """A safe lower end for the filter: Lanczos estimate of λ_min(𝒲) minus its residual and a margin."""
     v = torch.randn(n, 1, generator=generator, device="cpu").to(w.device)
     v /= torch.linalg.norm(v)
@@ -180,7 +192,9 @@ def _chebyshev_subspace(
 ) -> Spectrum:
     n = normalized.shape[0]
     block = min(n - 1, n_components + (oversampling or max(16, math.ceil(0.25 * n_components))))
-    perm = reverse_cuthill_mckee(normalized, symmetric_mode=True)  # locality for the sparse products
+    perm = reverse_cuthill_mckee(
+        normalized, symmetric_mode=True
+    )  # locality for the sparse products
     w = _to_torch_csr(normalized[perm][:, perm].tocsr(), device)
     gen = torch.Generator().manual_seed(random_state)
     x = torch.randn(n, block, generator=gen).to(device)
@@ -204,7 +218,10 @@ def _chebyshev_subspace(
         n_locked = block if ok.all() else int(np.argmin(ok))
         logger.info(
             "eigenpairs: iteration %d, %d/%d converged, max residual %.2e",
-            it, int(ok[:n_components].sum()), n_components, float(residual[:n_components].max()),
+            it,
+            int(ok[:n_components].sum()),
+            n_components,
+            float(residual[:n_components].max()),
         )
         if ok[:n_components].all():
             converged = True

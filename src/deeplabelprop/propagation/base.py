@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from .._validation import check_features, check_labels
+
+logger = logging.getLogger("deeplabelprop.progress")
 
 
 def prepare_inputs(features, labels, n_classes: int | None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -34,9 +37,12 @@ def label_matrix(labels: np.ndarray, n_classes: int, *, normalize: bool = True) 
 
 @contextmanager
 def stage(timings: dict, name: str) -> Iterator[None]:
-    """Record the wall time of a block under ``timings[name]``."""
+    """Record the wall time of a block under ``timings[name]`` and log its start and end."""
+    logger.info("%s ...", name)
     start = time.perf_counter()
     try:
         yield
     finally:
-        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        timings[name] = timings.get(name, 0.0) + elapsed
+        logger.info("%s done in %.2f s", name, elapsed)

@@ -23,7 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 def diffuse(
-    normalized: sp.spmatrix, y: np.ndarray, *, alpha: float = 0.99, max_iter: int = 20, tol: float = 1e-3
+    normalized: sp.spmatrix,
+    y: np.ndarray,
+    *,
+    alpha: float = 0.99,
+    max_iter: int = 20,
+    tol: float = 1e-3,
 ) -> tuple[np.ndarray, int, bool, np.ndarray]:
     """Iscen eq. (10): solve (I - α𝒲) Z = Y by conjugate gradient.
 
@@ -80,13 +85,22 @@ class Diffusion:
         timings: dict = {}
         with stage(timings, "graph"):
             graph = knn_graph(
-                x, self.n_neighbors, kernel="power", gamma=self.gamma, backend=self.backend,
-                exact=self.exact, device=self.device, random_state=self.random_state,
+                x,
+                self.n_neighbors,
+                kernel="power",
+                gamma=self.gamma,
+                backend=self.backend,
+                exact=self.exact,
+                device=self.device,
+                random_state=self.random_state,
             )
         with stage(timings, "propagate"):
             z, n_iter, converged, resid = diffuse(
-                graph.normalized, label_matrix(y, c, normalize=self.normalize_labels),
-                alpha=self.alpha, max_iter=self.max_iter, tol=self.tol,
+                graph.normalized,
+                label_matrix(y, c, normalize=self.normalize_labels),
+                alpha=self.alpha,
+                max_iter=self.max_iter,
+                tol=self.tol,
             )
             z = np.clip(z, 0.0, None)  # Iscen's code: negative scores are clipped at 0
             probabilities = normalize_rows(z)
@@ -102,5 +116,13 @@ class Diffusion:
                 stacklevel=2,
             )
         info = {"knn_recall": graph.knn_recall, "cg_relative_residual": float(resid.max())}
-        return finalize(y, z, probabilities, confidence, n_iter=n_iter, converged=converged,
-                        timings=timings, info=info)
+        return finalize(
+            y,
+            z,
+            probabilities,
+            confidence,
+            n_iter=n_iter,
+            converged=converged,
+            timings=timings,
+            info=info,
+        )

@@ -89,7 +89,11 @@ def local_votes(
     n = bank.shape[0]
     q = bank[labeled]  # (M, d)
     k = min(n_voters, q.shape[0])
-    offset = -log_density.float() if density_weighting else torch.zeros_like(log_density, dtype=torch.float32)
+    offset = (
+        -log_density.float()
+        if density_weighting
+        else torch.zeros_like(log_density, dtype=torch.float32)
+    )
     out = torch.empty((n, n_classes), dtype=torch.float64, device=bank.device)
     rows = _rows_per_block(q.shape[0], block_elements)
     for start in range(0, n, rows):
@@ -136,9 +140,19 @@ class LocalPropagation:
             with stage(timings, "density"):
                 log_rho = labeled_log_density(bank, lab, tau=self.tau, n_density=self.n_density)
             with stage(timings, "propagate"):
-                p = local_votes(
-                    bank, lab, torch.from_numpy(y).to(device)[lab], log_rho, c, tau=self.tau,
-                    n_voters=self.n_voters, density_weighting=self.density_weighting,
-                ).cpu().numpy()
+                p = (
+                    local_votes(
+                        bank,
+                        lab,
+                        torch.from_numpy(y).to(device)[lab],
+                        log_rho,
+                        c,
+                        tau=self.tau,
+                        n_voters=self.n_voters,
+                        density_weighting=self.density_weighting,
+                    )
+                    .cpu()
+                    .numpy()
+                )
         info = {"log_density": log_rho.cpu().numpy()}
         return finalize(y, p, p, top_probability(p), n_iter=1, timings=timings, info=info)

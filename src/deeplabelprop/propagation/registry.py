@@ -22,7 +22,9 @@ def get_propagator_class(name: str) -> type:
     try:
         return PROPAGATORS[name]
     except KeyError:
-        raise InputError(f"unknown method {name!r}; choose one of {', '.join(sorted(PROPAGATORS))}") from None
+        raise InputError(
+            f"unknown method {name!r}; choose one of {', '.join(sorted(PROPAGATORS))}"
+        ) from None
 
 
 def make_propagator(name: str, **params):

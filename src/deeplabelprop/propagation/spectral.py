@@ -15,12 +15,16 @@ from .base import prepare_inputs, stage
 from .confidence import DMT_SIGMA, margin_confidence
 from .result import PropagationResult, finalize, normalize_rows
 
-ZERO_EIGENVALUE = 1e-6
+ZERO_EIGENVALUE = 1e-5
 SPECTRAL_FILTERS = ("diffusion", "inverse")
 
 
 def spectral_basis(
-    spectrum: Spectrum, degrees: np.ndarray, *, spectral_filter: str = "inverse", alpha: float = 0.99
+    spectrum: Spectrum,
+    degrees: np.ndarray,
+    *,
+    spectral_filter: str = "inverse",
+    alpha: float = 0.99,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The basis and weights of W' = Σ_{j=2..η} f(λ_j) e_j e_jᵀ = E diag(w) Eᵀ.
 
@@ -32,13 +36,15 @@ def spectral_basis(
 
     The excluded j = 1 is the trivial eigenvector D^½1 (λ = 0). It is projected out rather than
     dropped by position, which also covers a disconnected graph: there λ = 0 repeats once per
-    component, and the remaining null directions (contrasts between components) are kept with
-    the weight of the smallest non-zero eigenvalue instead of 1/0.
+    component and the remaining null directions are contrasts between components. Eigenvalues
+    below ``ZERO_EIGENVALUE`` count as 0; for the inverse filter they get the weight
+    1/ZERO_EIGENVALUE (the λ → 0 limit of a barely connected graph), so component membership
+    dominates the vote and the finer eigenvectors break ties within a component.
 
     Returns
     -------
     basis : ndarray of shape (n, η)
-    weights : ndarray of shape (η,), 1/λ_j (0 for the trivial direction)
+    weights : ndarray of shape (η,), f(λ_j) (0 for the trivial direction)
     """
     e = spectrum.eigenvectors
     u = np.sqrt(np.clip(degrees, 0.0, None))
@@ -47,20 +53,22 @@ def spectral_basis(
         e = e - np.outer(u, u @ e)
     lam = spectrum.eigenvalues
     if spectral_filter == "inverse":
-        positive = lam > ZERO_EIGENVALUE
-        floor = lam[positive].min() if positive.any() else 1.0
-        weights = 1.0 / np.maximum(lam, floor)
+        weights = 1.0 / np.maximum(lam, ZERO_EIGENVALUE)
     elif spectral_filter == "diffusion":
-        weights = 1.0 / (1.0 - alpha + alpha * np.clip(lam, 0.0, None))
+        weights = 1.0 / (1.0 - alpha + alpha * np.where(lam < ZERO_EIGENVALUE, 0.0, lam))
     else:
-        raise InputError(f"unknown spectral filter {spectral_filter!r}; choose one of {', '.join(SPECTRAL_FILTERS)}")
+        raise InputError(
+            f"unknown spectral filter {spectral_filter!r}; choose one of {', '.join(SPECTRAL_FILTERS)}"
+        )
     # the column that was the trivial vector is now ~0; give it no weight so noise cannot enter
     norms = np.linalg.norm(e, axis=0)
     weights[norms < 1e-3] = 0.0
     return e, weights
 
 
-def spectral_vote(basis: np.ndarray, weights: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+def spectral_vote(
+    basis: np.ndarray, weights: np.ndarray, labels: np.ndarray, n_classes: int
+) -> np.ndarray:
     """DMT eq. (5) with W' of eq. (6): z_{u,c} = (1/n_c) Σ_{i∈L_c} W'_{iu}.
 
     Never forms the n × n W': z = E diag(w) Mᵀ with M_c the mean of E over labeled class c.
@@ -133,16 +141,30 @@ class Spectral:
         timings: dict = {}
         with stage(timings, "graph"):
             graph = knn_graph(
-                x, self.n_neighbors, kernel=self.kernel, tau=self.tau, gamma=self.gamma, sigma=self.sigma,
-                backend=self.backend, exact=self.exact, device=self.device, random_state=self.random_state,
+                x,
+                self.n_neighbors,
+                kernel=self.kernel,
+                tau=self.tau,
+                gamma=self.gamma,
+                sigma=self.sigma,
+                backend=self.backend,
+                exact=self.exact,
+                device=self.device,
+                random_state=self.random_state,
             )
         with stage(timings, "eigenvectors"):
             spectrum = laplacian_eigenpairs(
-                graph.normalized, self.n_components, method=self.eigen_method, tol=self.eigen_tol,
-                device=self.device, random_state=self.random_state,
+                graph.normalized,
+                self.n_components,
+                method=self.eigen_method,
+                tol=self.eigen_tol,
+                device=self.device,
+                random_state=self.random_state,
             )
         with stage(timings, "propagate"):
-            basis, weights = spectral_basis(spectrum, graph.degrees, spectral_filter=self.spectral_filter, alpha=self.alpha)
+            basis, weights = spectral_basis(
+                spectrum, graph.degrees, spectral_filter=self.spectral_filter, alpha=self.alpha
+            )
             z = spectral_vote(basis, weights, y, c)
             probabilities = normalize_rows(z)
             confidence = margin_confidence(probabilities, self.confidence_temperature)
@@ -151,5 +173,13 @@ class Spectral:
             "eigenvalues": spectrum.eigenvalues,
             "eigen_max_residual": spectrum.max_residual,
         }
-        return finalize(y, z, probabilities, confidence, n_iter=spectrum.n_iter,
-                        converged=spectrum.converged, timings=timings, info=info)
+        return finalize(
+            y,
+            z,
+            probabilities,
+            confidence,
+            n_iter=spectrum.n_iter,
+            converged=spectrum.converged,
+            timings=timings,
+            info=info,
+        )

@@ -1,0 +1,28 @@
+"""Tiny data sets shared by the tests."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs, make_moons
+
+
+@pytest.fixture
+def blobs():
+    """Three well separated clusters in 8-D, 300 points, two labels per class."""
+    x, y = make_blobs(n_samples=300, centers=3, n_features=8, cluster_std=1.0, random_state=0)
+    x = x.astype(np.float32)
+    labels = np.full_like(y, -1)
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        labels[rng.choice(np.flatnonzero(y == c), 2, replace=False)] = c
+    return x, y, labels
+
+
+@pytest.fixture
+def moons():
+    """Two moons lifted to 3-D with an offset (cosine geometry needs it), one label per moon."""
+    x, y = make_moons(n_samples=400, noise=0.05, random_state=0)
+    x = np.c_[x, np.full(len(x), 3.0)].astype(np.float32)
+    labels = np.full_like(y, -1)
+    labels[np.flatnonzero(y == 0)[0]] = 0
+    labels[np.flatnonzero(y == 1)[0]] = 1
+    return x, y, labels

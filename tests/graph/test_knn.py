@@ -1,0 +1,93 @@
+"""kNN search: every backend against numpy brute force (issue 2)."""
+
+import numpy as np
+import pytest
+
+from deeplabelprop import InputError
+from deeplabelprop.graph import knn, l2_normalize, neighbor_recall, plan_search
+from deeplabelprop.graph.knn import EXACT_MAX_SAMPLES, drop_self_matches
+
+
+def brute_force(x, k):
+    s = x.astype(np.float64) @ x.T.astype(np.float64)
+    np.fill_diagonal(s, -np.inf)
+    idx = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(s, idx, axis=1), idx
+
+
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+def test_exact_backends_match_brute_force(backend):
+    x = l2_normalize(np.random.default_rng(0).normal(size=(500, 16)))
+    sims, idx = knn(x, 7, backend=backend, exact=True)
+    ref_sims, ref_idx = brute_force(x, 7)
+    np.testing.assert_allclose(sims, ref_sims, atol=1e-5)
+    assert (idx == ref_idx).mean() > 0.999  # ties in float32 may swap order, values agree
+    assert idx.shape == (500, 7) and idx.dtype == np.int64
+    assert np.all(np.diff(sims, axis=1) <= 1e-6)  # decreasing
+
+
+def test_self_match_removed_even_with_duplicates():
+    rng = np.random.default_rng(1)
+    base = l2_normalize(rng.normal(size=(50, 4)))
+    x = np.vstack([base, base, base])  # every point has two exact duplicates
+    for backend in ["faiss", "torch"]:
+        sims, idx = knn(x, 5, backend=backend)
+        assert not (idx == np.arange(len(x))[:, None]).any()
+        np.testing.assert_allclose(sims[:, :2], 1.0, atol=1e-5)  # the two copies come first
+
+
+def test_drop_self_matches_without_self_drops_last():
+    sims = np.array([[0.9, 0.8, 0.7], [0.9, 0.8, 0.7]], dtype=np.float32)
+    idx = np.array([[2, 0, 3], [2, 3, 4]])
+    s, i = drop_self_matches(sims, idx, 2)
+    assert i.tolist() == [[2, 3], [2, 3]]
+    np.testing.assert_allclose(s, [[0.9, 0.7], [0.9, 0.8]])
+
+
+@pytest.mark.parametrize("index", ["ivf", "hnsw"])
+def test_approximate_search_has_high_measured_recall(index):
+    rng = np.random.default_rng(2)
+    centers = rng.normal(size=(20, 32))
+    x = l2_normalize(centers[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, 32)))
+    sims, idx = knn(x, 10, exact=False, index=index)
+    _, ref_idx = brute_force(x, 10)
+    true_recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(idx, ref_idx, strict=True)])
+    assert true_recall > 0.9
+    assert not (idx == np.arange(len(x))[:, None]).any() and (idx >= 0).all()
+    # the sampled estimate agrees with the full measurement
+    assert neighbor_recall(x, idx, n_queries=1000) == pytest.approx(true_recall, abs=0.03)
+
+
+def test_plan_search_auto():
+    assert plan_search(EXACT_MAX_SAMPLES, device="cpu").exact
+    big = plan_search(EXACT_MAX_SAMPLES + 1, device="cpu")
+    assert big.backend == "faiss" and not big.exact and big.index == "ivf"
+    assert plan_search(10, backend="torch", device="cpu").backend == "torch"
+    with pytest.raises(InputError, match="unknown kNN backend"):
+        plan_search(10, backend="annoy")
+    with pytest.raises(InputError, match="torch backend is exact"):
+        plan_search(10, backend="torch", exact=False)
+
+
+@pytest.mark.parametrize(
+    "x, k, message",
+    [
+        (np.ones((5, 3)), 5, "must be smaller than the number of samples"),
+        (np.ones((5, 3)), 0, "at least 1"),
+        (np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 1.0]]), 1, "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 1.0]]), 1, "infinite"),
+        (np.ones(5), 1, "must be 2-D"),
+        (np.ones((0, 3)), 1, "empty"),
+    ],
+)
+def test_bad_input_is_a_clear_error(x, k, message):
+    with pytest.raises(InputError, match=message):
+        knn(x, k)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_matches_faiss():
+    x = l2_normalize(np.random.default_rng(3).normal(size=(2000, 32)))
+    s_gpu, i_gpu = knn(x, 10, backend="torch", device="cuda")
+    s_cpu, i_cpu = knn(x, 10, backend="faiss", exact=True)
+    np.testing.assert_allclose(s_gpu, s_cpu, atol=1e-4)

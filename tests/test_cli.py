@@ -1,0 +1,213 @@
+"""`deeplabelprop propagate` end to end, and its errors: exit 2, one line, no output file (issue 2)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deeplabelprop.cli import main
+
+
+@pytest.fixture
+def files(tmp_path, blobs):
+    x, truth, labels = blobs
+    np.save(tmp_path / "feats.npy", x)
+    np.save(tmp_path / "labels.npy", labels)
+    return tmp_path, x, truth, labels
+
+
+def test_propagate_writes_complete_output(files, capsys):
+    d, x, truth, labels = files
+    out = d / "pseudo.npz"
+    assert (
+        main(
+            [
+                "propagate",
+                str(d / "feats.npy"),
+                str(d / "labels.npy"),
+                "--method",
+                "diffusion",
+                "--k",
+                "10",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    z = np.load(out)
+    assert set(z.files) >= {"labels", "probabilities", "confidence", "weights", "classes", "params"}
+    assert z["labels"].shape == (300,) and z["probabilities"].shape == (300, 3)
+    assert (z["labels"] == truth).mean() > 0.95
+    params = json.loads(str(z["params"]))
+    assert (
+        params["method"] == "diffusion" and params["n_neighbors"] == 10 and params["alpha"] == 0.99
+    )
+    text = capsys.readouterr().out
+    assert "stage times" in text and "mean confidence" in text and "pseudo" in text
+
+
+def test_propagate_with_csv_names_and_npz(files):
+    d, x, truth, labels = files
+    np.savez(d / "feats.npz", features=x, other=np.zeros(3))
+    names = ["ant", "bee", "cow"]
+    lines = ["index,label"] + [f"{i},{names[labels[i]]}" for i in np.flatnonzero(labels >= 0)]
+    (d / "labels.csv").write_text("\n".join(lines) + "\n")
+    out = d / "o.npz"
+    assert (
+        main(
+            [
+                "propagate",
+                str(d / "feats.npz"),
+                str(d / "labels.csv"),
+                "-m",
+                "spectral",
+                "--k",
+                "10",
+                "--eta",
+                "20",
+                "--param",
+                "spectral_filter=inverse",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    z = np.load(out)
+    assert z["classes"].tolist() == names
+    assert (z["labels"] == np.array(names)[truth]).mean() > 0.95
+    assert json.loads(str(z["params"]))["spectral_filter"] == "inverse"
+
+
+def _run_error(args, capsys):
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err
+
+
+@pytest.mark.parametrize(
+    "make, extra, message",
+    [
+        (
+            lambda d, x, y: (
+                np.save(d / "f.npy", np.where(np.arange(300)[:, None] == 3, np.nan, x)),
+                np.save(d / "l.npy", y),
+            ),
+            [],
+            "NaN",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", y[:10])),
+            [],
+            "has 10 labels",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", np.full(300, -1))),
+            [],
+            "no labeled point",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", np.where(y == 1, 7, y))),
+            ["--n-classes", "3"],
+            "outside the classes",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", y)),
+            ["--k", "300"],
+            "must be smaller than the number of samples",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x[:, 0]), np.save(d / "l.npy", y)),
+            [],
+            "must be 2-D",
+        ),
+        (lambda d, x, y: ((d / "f.npy").write_bytes(b""), np.save(d / "l.npy", y)), [], "is empty"),
+        (
+            lambda d, x, y: (
+                (d / "f.npy").write_bytes(b"\x93NUMPY garbage"),
+                np.save(d / "l.npy", y),
+            ),
+            [],
+            "corrupted",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x), (d / "l.npy").write_bytes(b"junk")),
+            [],
+            "corrupted",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", y)),
+            ["--param", "bogus=1"],
+            "does not take bogus",
+        ),
+        (
+            lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", y)),
+            ["--eta", "5"],
+            "does not take n_components",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_output(
+    tmp_path, blobs, capsys, make, extra, message
+):
+    x, _, labels = blobs
+    make(tmp_path, x, labels)
+    out = tmp_path / "out.npz"
+    code, err = _run_error(
+        ["propagate", str(tmp_path / "f.npy"), str(tmp_path / "l.npy"), "-o", str(out), *extra],
+        capsys,
+    )
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("deeplabelprop: error:") and message in err[0]
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.npz*"))  # no temporary left either
+
+
+def test_missing_file(tmp_path, capsys):
+    code, err = _run_error(
+        [
+            "propagate",
+            str(tmp_path / "nope.npy"),
+            str(tmp_path / "l.npy"),
+            "-o",
+            str(tmp_path / "o.npz"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "does not exist" in err[0]
+
+
+def test_csv_errors(files, capsys):
+    d, *_ = files
+    for text, message in [
+        ("0,a\n0,b\n", "more than once"),
+        ("0,a\n999,b\n", "outside 0..299"),
+        ("0\n", "expected 'index,label'"),
+    ]:
+        (d / "l.csv").write_text(text)
+        code, err = _run_error(
+            ["propagate", str(d / "feats.npy"), str(d / "l.csv"), "-o", str(d / "o.npz")], capsys
+        )
+        assert code == 2 and message in err[0], err
+
+
+def test_methods_lists_every_propagator(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in ["diffusion", "spectral", "knn-vote", "local"]:
+        assert f"{name}:" in out
+
+
+def test_console_script_demo_runs():
+    proc = subprocess.run(
+        [sys.executable, "-m", "deeplabelprop.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "spectral" in proc.stdout and "supervised" in proc.stdout
