@@ -1,22 +1,16 @@
 """IDX reader on files written by the test in the exact real format."""
 
-import gzip
 import os
 import struct
 
 import numpy as np
 import pytest
+from formats import write_idx
 
 from deeplabelprop import InputError
 from deeplabelprop.data import read_idx
 
 FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def write_idx(path, array, code=0x08, compress=True):
-    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    path.write_bytes(gzip.compress(data) if compress else data)
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -48,7 +42,9 @@ def test_corruption_is_a_clear_error(tmp_path):
         read_idx(magic)
 
 
-@pytest.mark.skipif(not os.path.isdir(FASHION), reason="apt-get install dataset-fashion-mnist to run")
+@pytest.mark.skipif(
+    not os.path.isdir(FASHION), reason="apt-get install dataset-fashion-mnist to run"
+)
 def test_real_fashion_mnist():
     x = read_idx(f"{FASHION}/train-images-idx3-ubyte.gz")
     y = read_idx(f"{FASHION}/train-labels-idx1-ubyte.gz")

@@ -51,7 +51,9 @@ def test_approximate_search_has_high_measured_recall(index):
     x = l2_normalize(centers[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, 32)))
     sims, idx = knn(x, 10, exact=False, index=index)
     _, ref_idx = brute_force(x, 10)
-    true_recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(idx, ref_idx, strict=True)])
+    true_recall = np.mean(
+        [len(np.intersect1d(a, b)) / 10 for a, b in zip(idx, ref_idx, strict=True)]
+    )
     assert true_recall > 0.9
     assert not (idx == np.arange(len(x))[:, None]).any() and (idx >= 0).all()
     # the sampled estimate agrees with the full measurement

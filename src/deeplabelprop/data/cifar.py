@@ -1,0 +1,130 @@
+"""CIFAR-10 / CIFAR-100 in the official python pickle format (folder or .tar.gz)."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .dataset import ImageDataset
+
+LAYOUT = {
+    "cifar10": {
+        "folder": "cifar-10-batches-py",
+        "archive": "cifar-10-python.tar.gz",
+        "train": [f"data_batch_{i}" for i in range(1, 6)],
+        "test": ["test_batch"],
+        "meta": "batches.meta",
+    },
+    "cifar100": {
+        "folder": "cifar-100-python",
+        "archive": "cifar-100-python.tar.gz",
+        "train": ["train"],
+        "test": ["test"],
+        "meta": "meta",
+    },
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """CIFAR pickles hold only dicts, lists, bytes and NumPy arrays: refuse anything else."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _unpickle(data: bytes, source: str) -> dict:
+    try:
+        obj = _SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except Exception as exc:
+        raise InputError(f"{source} is not a CIFAR pickle ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"{source} is not a CIFAR pickle (holds {type(obj).__name__}, not a dict)")
+    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def _read_members(root: Path, layout: dict, names: list[str]) -> dict[str, bytes]:
+    folder = root / layout["folder"] if (root / layout["folder"]).is_dir() else root
+    if all((folder / n).is_file() for n in names):
+        return {n: (folder / n).read_bytes() for n in names}
+    archive = root / layout["archive"] if root.is_dir() else root
+    if archive.is_file():
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                out = {}
+                for n in names:
+                    try:
+                        member = tar.extractfile(f"{layout['folder']}/{n}")
+                    except KeyError:
+                        raise InputError(
+                            f"{archive} has no member {layout['folder']}/{n}"
+                        ) from None
+                    out[n] = member.read()
+                return out
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise InputError(
+                f"{archive} is not a readable .tar.gz ({exc}); is it truncated?"
+            ) from exc
+    raise InputError(
+        f"CIFAR files {', '.join(names)} not found in {folder} and no {layout['archive']} in {root}; pass --data-dir"
+    )
+
+
+def load_cifar(
+    name: str, split: str = "train", data_dir: str | Path | None = None, *, label_mode: str = "fine"
+) -> ImageDataset:
+    """CIFAR-10 (``name="cifar10"``) or CIFAR-100 (``"cifar100"``, fine or coarse labels).
+
+    ``data_dir`` holds the extracted ``cifar-10-batches-py/`` (or ``cifar-100-python/``) folder,
+    or the official ``.tar.gz``; default ``~/.cache/deeplabelprop/<name>``.
+    """
+    if name not in LAYOUT:
+        raise InputError(f"unknown CIFAR dataset {name!r}; choose cifar10 or cifar100")
+    if split not in ("train", "test"):
+        raise InputError(f"split must be 'train' or 'test', got {split!r}")
+    if label_mode not in ("fine", "coarse"):
+        raise InputError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}")
+    layout = LAYOUT[name]
+    root = Path(data_dir or f"~/.cache/deeplabelprop/{name}").expanduser()
+    raw = _read_members(root, layout, layout[split] + [layout["meta"]])
+    key = "labels" if name == "cifar10" else f"{label_mode}_labels"
+    images, labels = [], []
+    for member in layout[split]:
+        batch = _unpickle(raw[member], f"{root}/{member}")
+        if "data" not in batch or key not in batch:
+            raise InputError(
+                f"{root}/{member} is not a CIFAR batch (keys {sorted(batch)}; needs 'data' and {key!r})"
+            )
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3072:
+            raise InputError(f"{root}/{member}: 'data' must be (n, 3072), got {data.shape}")
+        lab = np.asarray(batch[key], dtype=np.int64)
+        if lab.shape != (data.shape[0],):
+            raise InputError(f"{root}/{member}: {data.shape[0]} images but {lab.shape[0]} labels")
+        images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(lab)
+    meta = _unpickle(raw[layout["meta"]], f"{root}/{layout['meta']}")
+    names_key = "label_names" if name == "cifar10" else f"{label_mode}_label_names"
+    if names_key not in meta:
+        raise InputError(f"{root}/{layout['meta']} has no {names_key!r}")
+    classes = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in meta[names_key])
+    out_name = name if name == "cifar10" or label_mode == "fine" else f"{name}-coarse"
+    return ImageDataset(
+        np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels), classes, out_name
+    )

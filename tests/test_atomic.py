@@ -1,0 +1,33 @@
+"""Atomic writes: a failure mid-write leaves the previous file intact and no temporary (issue 2)."""
+
+import pytest
+
+from deeplabelprop.atomic import atomic_path
+
+
+def test_success_replaces(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")
+        assert target.read_bytes() == b"old"  # not visible until the block ends
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_failure_keeps_previous_file(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_creates_parent_directories(tmp_path):
+    target = tmp_path / "a" / "b" / "out.bin"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"x")
+    assert target.read_bytes() == b"x"
