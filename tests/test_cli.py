@@ -211,3 +211,38 @@ def test_console_script_demo_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert "spectral" in proc.stdout and "supervised" in proc.stdout
+
+
+def test_split_command_round_trip(tmp_path, capsys):
+    from deeplabelprop.data import load_dataset, load_split
+
+    out = tmp_path / "split.json"
+    assert (
+        main(
+            [
+                "split",
+                "digits",
+                "--n-labeled",
+                "20",
+                "--seed",
+                "3",
+                "--n-validation",
+                "10",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "20 labeled" in capsys.readouterr().out
+    labels = load_dataset("digits").labels
+    s = load_split(out, labels, "digits")
+    assert np.bincount(labels[s.labeled]).tolist() == [2] * 10 and s.validation.size == 10
+    code, err = _run_error(
+        ["split", "digits", "--n-labeled", "5", "-o", str(tmp_path / "s2.json")], capsys
+    )
+    assert (
+        code == 2
+        and "smaller than the number of classes" in err[0]
+        and not (tmp_path / "s2.json").exists()
+    )

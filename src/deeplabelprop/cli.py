@@ -1,6 +1,7 @@
 """Command line: each subcommand maps onto one library call.
 
     deeplabelprop propagate FEATURES LABELS --method M [--k --alpha --eta ...] -o OUT.npz
+    deeplabelprop split DATASET --n-labeled N --seed S -o split.json
     deeplabelprop methods
     deeplabelprop demo
 
@@ -98,6 +99,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
+
+    sp = sub.add_parser(
+        "split", help="a seeded labeled/unlabeled split of a data set, saved as JSON"
+    )
+    sp.add_argument(
+        "dataset",
+        help="fashion-mnist, mnist, cifar10, cifar100, cifar100-coarse, digits, folder:PATH, npz:PATH",
+    )
+    sp.add_argument(
+        "--n-labeled", type=int, required=True, help="labeled examples (class-balanced)"
+    )
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--n-validation", type=int, default=0, help="held-out validation examples")
+    sp.add_argument(
+        "--global",
+        dest="per_class",
+        action="store_false",
+        help="sample labels uniformly, not per class",
+    )
+    sp.add_argument("--data-dir", type=Path, help="where the data set's files are")
+    sp.add_argument(
+        "--download", action="store_true", help="fetch missing MNIST-family files (SHA-256 checked)"
+    )
+    sp.add_argument("-o", "--output", type=Path, required=True, help="split .json")
 
     sub.add_parser("methods", help="list the propagation methods and their parameters")
     d = sub.add_parser("demo", help="propagation on scikit-learn's digits with 10 labels")
@@ -228,6 +253,32 @@ def cmd_propagate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_split(args: argparse.Namespace) -> int:
+    from .data import load_dataset, make_split, save_split
+
+    data = load_dataset(args.dataset, "train", args.data_dir, download=args.download)
+    split = make_split(
+        data.labels,
+        args.n_labeled,
+        seed=args.seed,
+        per_class=args.per_class,
+        n_validation=args.n_validation,
+        dataset=data.name,
+    )
+    save_split(args.output, split, data.labels)
+    counts = np.bincount(data.labels[split.labeled], minlength=len(data.classes))
+    print(
+        f"{data.name}: {len(data)} images {data.shape}; {split.labeled.size} labeled, "
+        f"{split.unlabeled.size} unlabeled, {split.validation.size} validation (seed {args.seed})"
+    )
+    print(
+        "labeled per class: "
+        + ", ".join(f"{c}={k}" for c, k in zip(data.classes, counts, strict=True))
+    )
+    print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     for name in sorted(PROPAGATORS):
         cls = PROPAGATORS[name]
@@ -262,8 +313,13 @@ def _setup_logging(quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(getattr(args, "quiet", False) or args.command != "propagate")
-    commands = {"propagate": cmd_propagate, "methods": cmd_methods, "demo": cmd_demo}
+    _setup_logging(getattr(args, "quiet", False) or args.command not in ("propagate", "split"))
+    commands = {
+        "propagate": cmd_propagate,
+        "split": cmd_split,
+        "methods": cmd_methods,
+        "demo": cmd_demo,
+    }
     try:
         return commands[args.command](args)
     except InputError as exc:

@@ -60,7 +60,7 @@ def laplacian_eigenpairs(
     tol: float = 1e-3,
     max_iter: int = 30,
     oversampling: int | None = None,
-    degree: int = 10,
+    degree: int = 12,
     device: str | None = None,
     random_state: int = 0,
 ) -> Spectrum:
@@ -191,7 +191,7 @@ def _chebyshev_subspace(
     random_state: int,
 ) -> Spectrum:
     n = normalized.shape[0]
-    block = min(n - 1, n_components + (oversampling or max(16, math.ceil(0.25 * n_components))))
+    block = min(n - 1, n_components + (oversampling or max(16, math.ceil(0.15 * n_components))))
     perm = reverse_cuthill_mckee(
         normalized, symmetric_mode=True
     )  # locality for the sparse products
