@@ -246,3 +246,48 @@ def test_split_command_round_trip(tmp_path, capsys):
         and "smaller than the number of classes" in err[0]
         and not (tmp_path / "s2.json").exists()
     )
+
+
+def test_pretrain_writes_features_that_propagate_accepts(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = [
+        "pretrain",
+        "--dataset",
+        "digits",
+        "--model",
+        "small-cnn",
+        "--width",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "128",
+        "-o",
+        str(run),
+    ]
+    assert main(args) == 0
+    feats = np.load(run / "features.npy")
+    assert feats.shape == (1797, 128) and np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
+    assert (run / "encoder.pt").exists() and (run / "checkpoint.pt").exists()
+    targets = np.load(run / "targets.npy")
+    labels = np.full(1797, -1)
+    labels[[np.flatnonzero(targets == c)[0] for c in range(10)]] = np.arange(10)
+    np.save(tmp_path / "labels.npy", labels)
+    out = tmp_path / "pseudo.npz"
+    assert (
+        main(
+            [
+                "propagate",
+                str(run / "features.npy"),
+                str(tmp_path / "labels.npy"),
+                "--k",
+                "10",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert np.load(out)["labels"].shape == (1797,)
+    assert main(args) == 0  # finished run: resumes to the end at once and rewrites the outputs

@@ -2,6 +2,7 @@
 
     deeplabelprop propagate FEATURES LABELS --method M [--k --alpha --eta ...] -o OUT.npz
     deeplabelprop split DATASET --n-labeled N --seed S -o split.json
+    deeplabelprop pretrain --dataset D --model M --method instance|nca|bootstrap -o runs/NAME
     deeplabelprop methods
     deeplabelprop demo
 
@@ -12,6 +13,7 @@ output file is left behind (outputs are written atomically).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -48,10 +50,8 @@ def _parse_value(text: str):
     if low in ("none", "null"):
         return None
     for cast in (int, float):
-        try:
+        with contextlib.suppress(ValueError):
             return cast(text)
-        except ValueError:
-            pass
     return text
 
 
@@ -123,6 +123,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--download", action="store_true", help="fetch missing MNIST-family files (SHA-256 checked)"
     )
     sp.add_argument("-o", "--output", type=Path, required=True, help="split .json")
+
+    pt = sub.add_parser(
+        "pretrain",
+        help="train a metric (instance discrimination, NCA, bootstrap); writes features.npy",
+    )
+    pt.add_argument("--dataset", default="fashion-mnist")
+    pt.add_argument(
+        "--model",
+        default="small-cnn",
+        help="small-cnn, conv4, conv13, wrn-28-2, wrn-28-10, resnet18, resnet50",
+    )
+    pt.add_argument("--method", default="instance", choices=["instance", "nca", "bootstrap"])
+    pt.add_argument("--epochs", type=int, default=25)
+    pt.add_argument("--lr", type=float, default=0.03)
+    pt.add_argument("--batch-size", type=int, default=256)
+    pt.add_argument(
+        "--tau", type=float, default=0.1, help="temperature of the non-parametric softmax"
+    )
+    pt.add_argument(
+        "--nce-negatives", type=int, help="NCE with this many negatives instead of the full softmax"
+    )
+    pt.add_argument("--embedding-dim", type=int, default=128)
+    pt.add_argument("--width", type=int, help="backbone width (model-specific meaning)")
+    pt.add_argument("--n-labeled", type=int, default=100, help="bootstrap: labeled examples")
+    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--data-dir")
+    pt.add_argument("--device")
+    pt.add_argument(
+        "--restart", action="store_true", help="ignore an existing checkpoint in the output folder"
+    )
+    pt.add_argument("-o", "--output", type=Path, required=True, help="run directory")
 
     sub.add_parser("methods", help="list the propagation methods and their parameters")
     d = sub.add_parser("demo", help="propagation on scikit-learn's digits with 10 labels")
@@ -279,6 +310,33 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .pretrain.run import PretrainConfig, run_pretraining
+
+    cfg = PretrainConfig(
+        dataset=args.dataset,
+        model=args.model,
+        method=args.method,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        tau=args.tau,
+        nce_negatives=args.nce_negatives,
+        embedding_dim=args.embedding_dim,
+        width=args.width,
+        n_labeled=args.n_labeled,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        device=args.device,
+    )
+    metrics = run_pretraining(
+        cfg, args.output, resume=not args.restart, progress=sys.stderr.isatty()
+    )
+    print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+    print(f"wrote {args.output}/features.npy and encoder.pt")
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     for name in sorted(PROPAGATORS):
         cls = PROPAGATORS[name]
@@ -313,10 +371,13 @@ def _setup_logging(quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(getattr(args, "quiet", False) or args.command not in ("propagate", "split"))
+    _setup_logging(
+        getattr(args, "quiet", False) or args.command not in ("propagate", "split", "pretrain")
+    )
     commands = {
         "propagate": cmd_propagate,
         "split": cmd_split,
+        "pretrain": cmd_pretrain,
         "methods": cmd_methods,
         "demo": cmd_demo,
     }

@@ -1,0 +1,137 @@
+"""``deeplabelprop pretrain``: train a metric, then write the encoder and ``features.npy``.
+
+The run directory holds config.json, metrics.jsonl, checkpoint.pt (every epoch, for --resume),
+encoder.pt (weights and how to rebuild the model), features.npy (N × D unit embeddings of the
+training images, no augmentation: the input of ``deeplabelprop propagate``) and targets.npy.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+from ..data import InstanceAugment, ShiftFlip, load_dataset, make_split
+from ..errors import InputError
+from ..graph.knn import default_device
+from ..models import build_model
+from ..train import TrainConfig, train
+from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap, embed_images
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("instance", "nca", "bootstrap")
+
+
+@dataclass
+class PretrainConfig:
+    dataset: str = "fashion-mnist"
+    model: str = "small-cnn"
+    method: str = "instance"
+    epochs: int = 25
+    lr: float = 0.03
+    batch_size: int = 256
+    tau: float = 0.1
+    nce_negatives: int | None = None
+    embedding_dim: int = 128
+    width: int | None = None
+    n_labeled: int = 100  # bootstrap only
+    seed: int = 0
+    data_dir: str | None = None
+    device: str | None = None
+
+
+def run_pretraining(
+    cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = True, progress: bool = True
+) -> dict:
+    """Pretrain as configured; returns the final metrics. Resumes from ``out_dir`` when possible."""
+    if cfg.method not in METHODS:
+        raise InputError(
+            f"unknown pretraining method {cfg.method!r}; choose one of {', '.join(METHODS)}"
+        )
+    out = Path(out_dir)
+    device = cfg.device or default_device()
+    train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
+    try:
+        test_set = load_dataset(cfg.dataset, "test", cfg.data_dir)
+        monitor = (test_set.images, test_set.labels)
+    except InputError:
+        monitor = None  # e.g. digits: no test split, no monitor
+    torch.manual_seed(cfg.seed)
+    n_classes = len(train_set.classes)
+    channels = train_set.shape[2]
+    with_classifier = n_classes if cfg.method == "bootstrap" else None
+    model = build_model(
+        cfg.model,
+        channels,
+        n_classes=with_classifier,
+        embedding_dim=cfg.embedding_dim,
+        width=cfg.width,
+    ).to(device)
+    common = dict(
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        device=device,
+        dataset=cfg.dataset,
+        monitor=monitor,
+        n_classes=n_classes,
+    )
+    if cfg.method == "instance":
+        task = InstanceDiscrimination(
+            train_set.images,
+            InstanceAugment(),
+            tau=cfg.tau,
+            n_negatives=cfg.nce_negatives,
+            embedding_dim=cfg.embedding_dim,
+            train_labels=train_set.labels,
+            **common,
+        )
+    elif cfg.method == "nca":
+        task = NCAPretraining(
+            train_set.images,
+            train_set.labels,
+            InstanceAugment(),
+            tau=cfg.tau,
+            embedding_dim=cfg.embedding_dim,
+            **common,
+        )
+    else:
+        split = make_split(train_set.labels, cfg.n_labeled, seed=cfg.seed, dataset=train_set.name)
+        common["batch_size"] = min(cfg.batch_size, split.labeled.size)
+        task = SupervisedBootstrap(
+            train_set.images[split.labeled],
+            train_set.labels[split.labeled],
+            ShiftFlip(),
+            reference=(train_set.images, train_set.labels),
+            **common,
+        )
+    config = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=progress)
+    metrics = train(model, task, config, out, resume=resume, extra_config={"pretrain": asdict(cfg)})
+    features = embed_images(model, train_set.images, task.mean, task.std, device).cpu().numpy()
+    with atomic_path(out / "encoder.pt") as tmp:
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "build": {
+                    "name": cfg.model,
+                    "in_channels": channels,
+                    "embedding_dim": cfg.embedding_dim,
+                    "width": cfg.width,
+                    "n_classes": with_classifier,
+                },
+                "normalization": (task.mean, task.std),
+                "dataset": cfg.dataset,
+            },
+            tmp,
+        )
+    for name, array in (
+        ("features.npy", features.astype(np.float32)),
+        ("targets.npy", train_set.labels),
+    ):
+        with atomic_path(out / name) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+    return metrics
