@@ -57,7 +57,7 @@ def laplacian_eigenpairs(
     n_components: int,
     *,
     method: str = "auto",
-    tol: float = 1e-3,
+    tol: float = 2e-3,
     max_iter: int = 30,
     oversampling: int | None = None,
     degree: int = 12,

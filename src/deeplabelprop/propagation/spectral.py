@@ -103,7 +103,7 @@ class Spectral:
     gamma: float = 3.0
     sigma: float = 0.1
     eigen_method: str = "auto"
-    eigen_tol: float = 1e-3
+    eigen_tol: float = 2e-3
     confidence_temperature: float = 1.0 / DMT_SIGMA
     backend: str = "auto"
     exact: bool | None = None
