@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument(
         "--nce-negatives", type=int, help="NCE with this many negatives instead of the full softmax"
     )
+    pt.add_argument(
+        "--objective",
+        default="memory-bank",
+        choices=["memory-bank", "two-view"],
+        help="instance: softmax over the memory bank (Wu et al.) or two augmented views per image",
+    )
     pt.add_argument("--embedding-dim", type=int, default=128)
     pt.add_argument("--width", type=int, help="backbone width (model-specific meaning)")
     pt.add_argument("--n-labeled", type=int, default=100, help="bootstrap: labeled examples")
@@ -322,6 +328,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         tau=args.tau,
         nce_negatives=args.nce_negatives,
+        objective=args.objective,
         embedding_dim=args.embedding_dim,
         width=args.width,
         n_labeled=args.n_labeled,

@@ -15,6 +15,7 @@ from deeplabelprop.pretrain import (
     nca_loss,
     weighted_knn_predict,
 )
+from deeplabelprop.pretrain.losses import two_view_loss
 
 
 def unit(*shape, seed=0):
@@ -44,7 +45,7 @@ def test_nce_loss_direct_formula():
     idx = torch.tensor([1, 2, 3])
     m, tau, log_z = 5, 0.1, 4.0
     got = instance_nce_loss(emb, bank, idx, tau, m, log_z, torch.Generator().manual_seed(9))
-    noise = torch.randint(0, 50, (3, m), generator=torch.Generator().manual_seed(9))
+    noise = torch.randint(0, 50, (m,), generator=torch.Generator().manual_seed(9))  # shared
     total = 0.0
 
     def p(b, j):  # P(j|v_b) with the constant partition function
@@ -53,7 +54,7 @@ def test_nce_loss_direct_formula():
     for b in range(3):
         pn = 1 / 50
         total += -math.log(p(b, idx[b]) / (p(b, idx[b]) + m * pn))
-        total += -sum(math.log(1 - p(b, j) / (p(b, j) + m * pn)) for j in noise[b].tolist())
+        total += -sum(math.log(1 - p(b, j) / (p(b, j) + m * pn)) for j in noise.tolist())
     assert float(got) == pytest.approx(total / 3, rel=1e-9)
 
 
@@ -100,3 +101,15 @@ def test_weighted_knn_loop():
         for j in top.tolist():
             votes[labels[j]] += math.exp(float(s[j]) / 0.1)
         assert int(got[q]) == int(np.argmax(votes))
+
+
+def test_two_view_loss_direct_formula():
+    z1, z2 = unit(3, 6, seed=5), unit(3, 6, seed=6)
+    z = torch.cat([z1, z2])
+    tau = 0.3
+    total = 0.0
+    for k in range(6):
+        other = (k + 3) % 6
+        denom = sum(math.exp(float(z[k] @ z[j]) / tau) for j in range(6) if j != k)
+        total += -math.log(math.exp(float(z[k] @ z[other]) / tau) / denom)
+    assert float(two_view_loss(z1, z2, tau)) == pytest.approx(total / 6, rel=1e-10)

@@ -124,3 +124,23 @@ def test_corrupted_checkpoint_and_changed_settings(images, tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(good)
     with pytest.raises(InputError, match="other settings"):
         train(*make(images), TrainConfig(epochs=2, lr=0.5, progress=False), tmp_path)
+
+
+def test_two_view_objective_trains_and_updates_the_bank(images, tmp_path):
+    torch.manual_seed(0)
+    model = build_model("small-cnn", 1, width=4, embedding_dim=16)
+    task = InstanceDiscrimination(
+        images,
+        InstanceAugment(scale=(0.5, 1.0)),
+        batch_size=64,
+        embedding_dim=16,
+        objective="two-view",
+        tau=0.2,
+    )
+    before = task.bank.vectors.clone()
+    metrics = train(model, task, TrainConfig(epochs=1, progress=False), tmp_path)
+    assert np.isfinite(metrics["loss"])
+    assert not torch.equal(before, task.bank.vectors)
+    torch.testing.assert_close(task.bank.vectors.norm(dim=1), torch.ones(256))
+    with pytest.raises(ValueError, match="objective"):
+        InstanceDiscrimination(images, InstanceAugment(), objective="byol")

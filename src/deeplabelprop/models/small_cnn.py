@@ -1,4 +1,4 @@
-"""``small-cnn``: a fast 3-stage CNN for 28 × 28 (or 8 × 8) grey images."""
+"""``small-cnn``: a fast strided CNN for small grey images (28 × 28 Fashion-MNIST, 8 × 8 digits)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,34 @@ import torch
 from torch import nn
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+def _conv(c_in: int, c_out: int, k: int, stride: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False),
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
-        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
+    ]
 
 
 class SmallCNN(nn.Module):
-    """Three stages of two 3 × 3 convolutions (width w, 2w, 4w), max pooling between stages,
-    global average pooling: a 4w-dimensional feature. Sized for 2 CPU cores (w = 32 default)."""
+    """5 × 5 stride-2 stem (w), 3 × 3 (w), 3 × 3 stride 2 (2w), 3 × 3 (2w), 3 × 3 stride 2 (4w),
+    global average pooling: a 4w-dimensional feature.
+
+    Downsampling early keeps it fast on 2 CPU cores: at w = 32 one instance-discrimination epoch
+    over Fashion-MNIST's 60,000 images takes ~18 s of forward + backward, against ~93 s for a
+    VGG-style net of the same width at full resolution (benchmarks/RESULTS.md).
+    """
 
     def __init__(self, in_channels: int = 1, width: int = 32):
         super().__init__()
-        self.stages = nn.Sequential(
-            _block(in_channels, width),
-            nn.MaxPool2d(2),
-            _block(width, 2 * width),
-            nn.MaxPool2d(2),
-            _block(2 * width, 4 * width),
+        w = width
+        self.body = nn.Sequential(
+            *_conv(in_channels, w, 5, 2),
+            *_conv(w, w, 3, 1),
+            *_conv(w, 2 * w, 3, 2),
+            *_conv(2 * w, 2 * w, 3, 1),
+            *_conv(2 * w, 4 * w, 3, 2),
         )
-        self.out_dim = 4 * width
+        self.out_dim = 4 * w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, 4w)
-        return self.stages(x).mean(dim=(2, 3))
+        return self.body(x).mean(dim=(2, 3))

@@ -33,12 +33,15 @@ def instance_nce_loss(
     P(i|v) ≈ exp(v_iᵀv/τ) / Z with a constant Z (``log_z``, Wu et al. estimate it once from the
     first batch: Z ≈ N · mean exp). h(i, v) = P(i|v) / (P(i|v) + m P_n(i)), P_n = 1/N;
     loss = -log h(data) - Σ_negatives log(1 - h(noise)), averaged over the batch.
+
+    The m negatives are drawn once per batch and shared by its examples (as a MoCo queue is):
+    the same estimator, but one (m × D) gather and a matrix product instead of B·m gathers,
+    which on 2 CPU cores made an epoch 116 s instead of ~20 s.
     """
     n = bank.shape[0]
-    b = emb.shape[0]
-    noise = torch.randint(0, n, (b, n_negatives), generator=generator).to(emb.device)  # (B, m)
+    noise = torch.randint(0, n, (n_negatives,), generator=generator).to(emb.device)  # (m,)
     pos = (emb * bank[index]).sum(dim=1) / tau  # (B,)
-    neg = torch.einsum("bd,bmd->bm", emb, bank[noise]) / tau  # (B, m)
+    neg = emb @ bank[noise].T / tau  # (B, m)
     log_mpn = math.log(n_negatives / n)  # log(m P_n)
     # log h = s - log Z - log(exp(s - log Z) + m P_n);  log(1 - h) = log(m P_n) - log(exp(s - log Z) + m P_n)
     lp = pos - log_z
@@ -46,6 +49,20 @@ def instance_nce_loss(
     log_h_pos = lp - torch.logaddexp(lp, torch.full_like(lp, log_mpn))
     log_1mh_neg = log_mpn - torch.logaddexp(ln, torch.full_like(ln, log_mpn))
     return -(log_h_pos + log_1mh_neg.sum(dim=1)).mean()
+
+
+def two_view_loss(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.Tensor:
+    """Two-view instance discrimination (NT-Xent, Chen et al. 2020): each of the 2B unit
+    embeddings must pick its other view among the other 2B - 1 in the batch.
+
+    -1/(2B) Σ_k log exp(z_kᵀz_k'/τ) / Σ_{j≠k} exp(z_kᵀz_j/τ), k' the other view of k.
+    """
+    b = z1.shape[0]
+    z = torch.cat([z1, z2])  # (2B, D)
+    logits = z @ z.T / tau
+    logits = logits.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), -float("inf"))
+    target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
+    return F.cross_entropy(logits, target)
 
 
 def estimate_log_partition(emb: torch.Tensor, bank: torch.Tensor, tau: float) -> float:

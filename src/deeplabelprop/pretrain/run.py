@@ -37,6 +37,7 @@ class PretrainConfig:
     batch_size: int = 256
     tau: float = 0.1
     nce_negatives: int | None = None
+    objective: str = "memory-bank"  # instance only: or "two-view"
     embedding_dim: int = 128
     width: int | None = None
     n_labeled: int = 100  # bootstrap only
@@ -88,6 +89,7 @@ def run_pretraining(
             n_negatives=cfg.nce_negatives,
             embedding_dim=cfg.embedding_dim,
             train_labels=train_set.labels,
+            objective=cfg.objective,
             **common,
         )
     elif cfg.method == "nca":

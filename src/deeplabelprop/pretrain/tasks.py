@@ -17,6 +17,7 @@ from .losses import (
     instance_nce_loss,
     instance_softmax_loss,
     nca_loss,
+    two_view_loss,
     weighted_knn_predict,
 )
 from .memory_bank import MemoryBank
@@ -78,6 +79,10 @@ class InstanceDiscrimination(_ImageTask):
     """Wu et al. (2018): each image is its own class; memory bank with momentum, non-parametric
     softmax over the bank (``n_negatives=None``) or NCE with m negatives.
 
+    ``objective="two-view"`` replaces the bank softmax by the two-view loss of
+    :func:`two_view_loss` (two augmentations of each image, contrasted within the batch); the
+    bank is still kept (mean of the two views) for the kNN monitor and for LLP.
+
     ``monitor=(test_images, test_labels)`` with ``train_labels`` reports the weighted-kNN test
     accuracy each epoch using the memory bank as the labeled memory.
     """
@@ -98,6 +103,7 @@ class InstanceDiscrimination(_ImageTask):
         monitor=None,
         train_labels=None,
         n_classes=None,
+        objective="memory-bank",
     ):
         super().__init__(
             images,
@@ -112,7 +118,9 @@ class InstanceDiscrimination(_ImageTask):
         self.bank = MemoryBank(
             len(images), embedding_dim, momentum=momentum, seed=seed, device=device
         )
-        self.tau, self.n_negatives = tau, n_negatives
+        self.tau, self.n_negatives, self.objective = tau, n_negatives, objective
+        if objective not in ("memory-bank", "two-view"):
+            raise ValueError(f"objective must be 'memory-bank' or 'two-view', got {objective!r}")
         self.train_labels = (
             None if train_labels is None else torch.as_tensor(train_labels, device=device)
         )
@@ -121,6 +129,11 @@ class InstanceDiscrimination(_ImageTask):
 
     def loss(self, model, batch, step):
         idx, gen = batch
+        if self.objective == "two-view":
+            b = idx.shape[0]
+            z = model.embed(torch.cat([self.view(idx, gen), self.view(idx, gen)]))  # (2B, D)
+            self._last = (idx, F.normalize(z[:b].detach() + z[b:].detach(), dim=1))
+            return two_view_loss(z[:b], z[b:], self.tau), {}
         emb = model.embed(self.view(idx, gen))  # (B, D)
         if self.n_negatives is None:
             loss = instance_softmax_loss(emb, self.bank.vectors, idx, self.tau)
