@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["memory-bank", "two-view"],
         help="instance: softmax over the memory bank (Wu et al.) or two augmented views per image",
     )
+    pt.add_argument(
+        "--crop-scale", type=float, default=0.2, help="smallest area fraction of the random crops"
+    )
     pt.add_argument("--embedding-dim", type=int, default=128)
     pt.add_argument("--width", type=int, help="backbone width (model-specific meaning)")
     pt.add_argument("--n-labeled", type=int, default=100, help="bootstrap: labeled examples")
@@ -329,6 +332,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         tau=args.tau,
         nce_negatives=args.nce_negatives,
         objective=args.objective,
+        crop_scale=args.crop_scale,
         embedding_dim=args.embedding_dim,
         width=args.width,
         n_labeled=args.n_labeled,

@@ -9,7 +9,7 @@ import torch
 from deeplabelprop import InputError
 from deeplabelprop.data import InstanceAugment
 from deeplabelprop.models import build_model
-from deeplabelprop.pretrain import InstanceDiscrimination
+from deeplabelprop.pretrain import ImageStream, InstanceDiscrimination, KnnMonitor
 from deeplabelprop.train import TrainConfig, TrainingDiverged, load_checkpoint, train
 
 
@@ -24,15 +24,12 @@ def make(images, seed=0):
     torch.manual_seed(seed)
     model = build_model("small-cnn", 1, width=4, embedding_dim=16)
     labels = np.repeat(np.arange(4), 64)
+    stream = ImageStream(images, InstanceAugment(scale=(0.5, 1.0)), batch_size=64, seed=seed)
     task = InstanceDiscrimination(
-        images,
-        InstanceAugment(scale=(0.5, 1.0)),
-        batch_size=64,
-        seed=seed,
+        stream,
         embedding_dim=16,
-        monitor=(images[::8], labels[::8]),
+        monitor=KnnMonitor(images[::8], labels[::8], 4),
         train_labels=labels,
-        n_classes=4,
     )
     return model, task
 
@@ -129,18 +126,12 @@ def test_corrupted_checkpoint_and_changed_settings(images, tmp_path):
 def test_two_view_objective_trains_and_updates_the_bank(images, tmp_path):
     torch.manual_seed(0)
     model = build_model("small-cnn", 1, width=4, embedding_dim=16)
-    task = InstanceDiscrimination(
-        images,
-        InstanceAugment(scale=(0.5, 1.0)),
-        batch_size=64,
-        embedding_dim=16,
-        objective="two-view",
-        tau=0.2,
-    )
+    stream = ImageStream(images, InstanceAugment(scale=(0.5, 1.0)), batch_size=64)
+    task = InstanceDiscrimination(stream, embedding_dim=16, objective="two-view", tau=0.2)
     before = task.bank.vectors.clone()
     metrics = train(model, task, TrainConfig(epochs=1, progress=False), tmp_path)
     assert np.isfinite(metrics["loss"])
     assert not torch.equal(before, task.bank.vectors)
     torch.testing.assert_close(task.bank.vectors.norm(dim=1), torch.ones(256))
     with pytest.raises(ValueError, match="objective"):
-        InstanceDiscrimination(images, InstanceAugment(), objective="byol")
+        InstanceDiscrimination(stream, objective="byol")

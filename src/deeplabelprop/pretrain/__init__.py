@@ -5,20 +5,24 @@ from .losses import (
     instance_nce_loss,
     instance_softmax_loss,
     nca_loss,
+    two_view_loss,
     weighted_knn_predict,
 )
 from .memory_bank import MemoryBank
-from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap, embed_images
+from .stream import ImageStream, KnnMonitor
+from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap
 
 __all__ = [
+    "ImageStream",
     "InstanceDiscrimination",
+    "KnnMonitor",
     "MemoryBank",
     "NCAPretraining",
     "SupervisedBootstrap",
-    "embed_images",
     "estimate_log_partition",
     "instance_nce_loss",
     "instance_softmax_loss",
     "nca_loss",
+    "two_view_loss",
     "weighted_knn_predict",
 ]

@@ -20,7 +20,8 @@ from ..errors import InputError
 from ..graph.knn import default_device
 from ..models import build_model
 from ..train import TrainConfig, train
-from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap, embed_images
+from .stream import ImageStream, KnnMonitor
+from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class PretrainConfig:
     tau: float = 0.1
     nce_negatives: int | None = None
     objective: str = "memory-bank"  # instance only: or "two-view"
+    crop_scale: float = 0.2  # smallest area fraction of the random resized crop (Wu et al.: 0.2)
     embedding_dim: int = 128
     width: int | None = None
     n_labeled: int = 100  # bootstrap only
@@ -57,13 +59,13 @@ def run_pretraining(
     out = Path(out_dir)
     device = cfg.device or default_device()
     train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
+    n_classes = len(train_set.classes)
     try:
         test_set = load_dataset(cfg.dataset, "test", cfg.data_dir)
-        monitor = (test_set.images, test_set.labels)
+        monitor = KnnMonitor(test_set.images, test_set.labels, n_classes)
     except InputError:
         monitor = None  # e.g. digits: no test split, no monitor
     torch.manual_seed(cfg.seed)
-    n_classes = len(train_set.classes)
     channels = train_set.shape[2]
     with_classifier = n_classes if cfg.method == "bootstrap" else None
     model = build_model(
@@ -73,47 +75,49 @@ def run_pretraining(
         embedding_dim=cfg.embedding_dim,
         width=cfg.width,
     ).to(device)
-    common = dict(
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-        device=device,
-        dataset=cfg.dataset,
-        monitor=monitor,
-        n_classes=n_classes,
+    if str(device).startswith("cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    stream = ImageStream(
+        train_set.images,
+        InstanceAugment(scale=(cfg.crop_scale, 1.0)),
+        cfg.batch_size,
+        cfg.seed,
+        device,
+        cfg.dataset,
     )
     if cfg.method == "instance":
         task = InstanceDiscrimination(
-            train_set.images,
-            InstanceAugment(),
+            stream,
             tau=cfg.tau,
             n_negatives=cfg.nce_negatives,
             embedding_dim=cfg.embedding_dim,
-            train_labels=train_set.labels,
             objective=cfg.objective,
-            **common,
+            monitor=monitor,
+            train_labels=train_set.labels,
         )
     elif cfg.method == "nca":
         task = NCAPretraining(
-            train_set.images,
-            train_set.labels,
-            InstanceAugment(),
-            tau=cfg.tau,
-            embedding_dim=cfg.embedding_dim,
-            **common,
+            stream, train_set.labels, tau=cfg.tau, embedding_dim=cfg.embedding_dim, monitor=monitor
         )
     else:
         split = make_split(train_set.labels, cfg.n_labeled, seed=cfg.seed, dataset=train_set.name)
-        common["batch_size"] = min(cfg.batch_size, split.labeled.size)
-        task = SupervisedBootstrap(
+        labeled = ImageStream(
             train_set.images[split.labeled],
-            train_set.labels[split.labeled],
             ShiftFlip(),
-            reference=(train_set.images, train_set.labels),
-            **common,
+            cfg.batch_size,
+            cfg.seed,
+            device,
+            cfg.dataset,
+        )
+        task = SupervisedBootstrap(
+            labeled,
+            train_set.labels[split.labeled],
+            monitor=monitor,
+            reference=(stream, train_set.labels),
         )
     config = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=progress)
     metrics = train(model, task, config, out, resume=resume, extra_config={"pretrain": asdict(cfg)})
-    features = embed_images(model, train_set.images, task.mean, task.std, device).cpu().numpy()
+    features = stream.embed(model).cpu().numpy()
     with atomic_path(out / "encoder.pt") as tmp:
         torch.save(
             {
@@ -125,7 +129,7 @@ def run_pretraining(
                     "width": cfg.width,
                     "n_classes": with_classifier,
                 },
-                "normalization": (task.mean, task.std),
+                "normalization": (stream.mean, stream.std),
                 "dataset": cfg.dataset,
             },
             tmp,

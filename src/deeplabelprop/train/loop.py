@@ -54,6 +54,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = True
     progress: bool = True
+    mixed_precision: bool | None = None  # None: bfloat16 autocast on CUDA, full precision on CPU
 
 
 def git_sha() -> str | None:
@@ -68,6 +69,15 @@ def git_sha() -> str | None:
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _tensorboard(run_dir: Path):
+    """A SummaryWriter when the optional ``tensorboard`` package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
 
 
 def _truncate_metrics(path: Path, last_epoch: int) -> None:
@@ -138,6 +148,8 @@ def train(
             json.dumps({**settings, "git_sha": git_sha()}, indent=1, default=str)
         )
         (run_dir / "metrics.jsonl").write_text("")
+    amp = config.mixed_precision if config.mixed_precision is not None else device.type == "cuda"
+    writer = _tensorboard(run_dir)
     for epoch in range(start_epoch, config.epochs):
         model.train()
         t0 = time.perf_counter()
@@ -153,7 +165,8 @@ def train(
             step = epoch * steps + i
             for group in optimizer.param_groups:
                 group["lr"] = lrs[step]
-            loss, logs = task.loss(model, batch, step)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss, logs = task.loss(model, batch, step)
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise TrainingDiverged(
@@ -179,6 +192,11 @@ def train(
         metrics.update(task.evaluate(teacher.model if teacher is not None else model, epoch))
         with open(run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(metrics) + "\n")
+        if writer is not None:
+            for k, v in metrics.items():
+                if isinstance(v, float):
+                    writer.add_scalar(k, v, epoch)
+            writer.flush()
         save_checkpoint(
             ckpt_path,
             {

@@ -1,0 +1,90 @@
+"""Training images in memory: shuffled batches per epoch and seeded augmented views, and the
+weighted-kNN monitor. Shared by the pretraining tasks (and the recipes' training tasks)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..data.augment import NORMALIZATION, normalize, to_tensor
+from .losses import weighted_knn_predict
+
+
+@dataclass
+class ImageStream:
+    """uint8 images (N, H, W, C) served as batches of indices with a generator for their views.
+
+    Batch order and augmentation draws depend only on (seed, epoch), so a resumed run sees
+    exactly the batches an uninterrupted one would.
+    """
+
+    images: np.ndarray
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+    batch_size: int = 256
+    seed: int = 0
+    device: str = "cpu"
+    dataset: str = ""
+    mean: tuple = field(init=False)
+    std: tuple = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batch_size = min(self.batch_size, len(self.images))
+        channels = self.images.shape[-1]
+        self.mean, self.std = NORMALIZATION.get(
+            self.dataset, ((0.5,) * channels, (0.25,) * channels)
+        )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.images) // self.batch_size
+
+    def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(len(self.images))
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        for b in range(self.steps_per_epoch):
+            idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])
+            yield torch.from_numpy(idx).to(self.device), gen
+
+    def view(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """An augmented, normalised view (B, C, H, W) of the images ``idx``."""
+        x = to_tensor(self.images[idx.cpu().numpy()], self.device)
+        x = normalize(self.augment(x, gen), self.mean, self.std)
+        # channels-last convolutions are faster on GPUs; on CPU the default layout is kept
+        return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+
+    @torch.no_grad()
+    def embed(self, model, images: np.ndarray | None = None, batch: int = 1024) -> torch.Tensor:
+        """Unit embeddings (N, D) of ``images`` (default: the stream's), no augmentation, eval mode."""
+        images = self.images if images is None else images
+        was_training = model.training
+        model.eval()
+        out = [
+            model.embed(
+                normalize(to_tensor(images[s : s + batch], self.device), self.mean, self.std)
+            )
+            for s in range(0, len(images), batch)
+        ]
+        model.train(was_training)
+        return torch.cat(out)
+
+
+@dataclass
+class KnnMonitor:
+    """Wu et al.'s monitor: weighted kNN (K = 200, exp(s/0.1) votes) of held-out images against a
+    labeled memory of training embeddings."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    n_classes: int
+    k: int = 200
+    tau: float = 0.1
+
+    def __call__(self, model, stream: ImageStream, bank: torch.Tensor, bank_labels) -> dict:
+        query = stream.embed(model, self.images)
+        labels = torch.as_tensor(bank_labels, device=bank.device)
+        pred = weighted_knn_predict(query, bank, labels, self.n_classes, k=self.k, tau=self.tau)
+        return {"knn_accuracy": float(np.mean(pred.cpu().numpy() == self.labels))}
