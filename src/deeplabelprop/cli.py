@@ -164,6 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pt.add_argument("-o", "--output", type=Path, required=True, help="run directory")
 
+    rn = sub.add_parser("run", help="run (or resume) a recipe from its TOML config")
+    rn.add_argument("config", type=Path, help="e.g. configs/fashion-mnist/dmt.toml")
+    rn.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set n_labeled=40 --set finetune.epochs=10",
+    )
+    rn.add_argument(
+        "--fast-dev-run", action="store_true", help="every stage on 512 images for one epoch"
+    )
+    rn.add_argument("-o", "--output", type=Path, required=True, help="run directory")
+
     sub.add_parser("methods", help="list the propagation methods and their parameters")
     d = sub.add_parser("demo", help="propagation on scikit-learn's digits with 10 labels")
     d.add_argument("--seed", type=int, default=0)
@@ -348,6 +363,19 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .recipes import load_recipe
+
+    overrides = args.overrides + (["fast_dev_run=true"] if args.fast_dev_run else [])
+    name, cfg, runner = load_recipe(args.config, overrides)
+    results = runner(cfg, args.output, progress=sys.stderr.isatty())
+    print(
+        f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items() if isinstance(v, float))
+    )
+    print(f"wrote {args.output}/results.json")
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     for name in sorted(PROPAGATORS):
         cls = PROPAGATORS[name]
@@ -364,8 +392,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (it may be replaced)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        return None
+
+
 def _setup_logging(quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     start = time.perf_counter()
 
     class _Elapsed(logging.Formatter):
@@ -383,12 +423,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(
-        getattr(args, "quiet", False) or args.command not in ("propagate", "split", "pretrain")
+        getattr(args, "quiet", False)
+        or args.command not in ("propagate", "split", "pretrain", "run")
     )
     commands = {
         "propagate": cmd_propagate,
         "split": cmd_split,
         "pretrain": cmd_pretrain,
+        "run": cmd_run,
         "methods": cmd_methods,
         "demo": cmd_demo,
     }

@@ -90,19 +90,19 @@ def from_dict(cls: type[T], data: dict, *, prefix: str = "") -> T:
     return cls(**{k: _coerce(v, types_[k], prefix + k) for k, v in data.items()})
 
 
-def load_config(
-    cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None
-) -> T:
-    """``cls`` from a TOML file (optional) with ``key=value`` overrides applied on top."""
-    data: dict = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"config file {path} is not valid TOML: {exc}") from exc
+def read_toml(path: str | Path) -> dict:
+    """The tables of a TOML file; a missing or malformed file is an InputError."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
+    """``data`` with each ``a.b=value`` of ``overrides`` set (values stay text until typed)."""
     for item in overrides or []:
         if "=" not in item:
             raise InputError(f"--set expects key=value, got {item!r}")
@@ -114,7 +114,14 @@ def load_config(
             if not isinstance(node, dict):
                 raise InputError(f"--set {key}: {p} is not a table of settings")
         node[leaf] = value
-    return from_dict(cls, data)
+    return data
+
+
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None
+) -> T:
+    """``cls`` from a TOML file (optional) with ``key=value`` overrides applied on top."""
+    return from_dict(cls, apply_overrides(read_toml(path) if path is not None else {}, overrides))
 
 
 def to_dict(config: Any) -> dict:

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from deeplabelprop import InputError
-from deeplabelprop.data import InstanceAugment
+from deeplabelprop.data import ImageStream, InstanceAugment
 from deeplabelprop.models import build_model
-from deeplabelprop.pretrain import ImageStream, InstanceDiscrimination, KnnMonitor
+from deeplabelprop.pretrain import InstanceDiscrimination, KnnMonitor
 from deeplabelprop.train import TrainConfig, TrainingDiverged, load_checkpoint, train
 
 

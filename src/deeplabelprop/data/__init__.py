@@ -12,10 +12,12 @@ from .npz import load_npz_images
 from .registry import DATASETS, load_dataset
 from .sampling import InMemoryImages, TwoStreamBatchSampler
 from .splits import Split, load_split, make_split, save_split
+from .stream import ImageStream
 
 __all__ = [
     "DATASETS",
     "ImageDataset",
+    "ImageStream",
     "InMemoryImages",
     "InstanceAugment",
     "ShiftFlip",

@@ -1,5 +1,6 @@
 """Metric pretraining: instance discrimination, NCA, supervised bootstrap."""
 
+from ..data.stream import ImageStream
 from .losses import (
     estimate_log_partition,
     instance_nce_loss,
@@ -9,7 +10,7 @@ from .losses import (
     weighted_knn_predict,
 )
 from .memory_bank import MemoryBank
-from .stream import ImageStream, KnnMonitor
+from .monitor import KnnMonitor
 from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap
 
 __all__ = [

@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..data import InstanceAugment, ShiftFlip, load_dataset, make_split
+from ..data import ImageDataset, InstanceAugment, ShiftFlip, Split, load_dataset, make_split
+from ..data.stream import ImageStream
 from ..errors import InputError
 from ..graph.knn import default_device
 from ..models import build_model
 from ..train import TrainConfig, train
-from .stream import ImageStream, KnnMonitor
+from .monitor import KnnMonitor
 from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,13 @@ class PretrainConfig:
 
 
 def run_pretraining(
-    cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = True, progress: bool = True
+    cfg: PretrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    images: tuple[ImageDataset, ImageDataset | None] | None = None,
+    split: Split | None = None,
 ) -> dict:
     """Pretrain as configured; returns the final metrics. Resumes from ``out_dir`` when possible."""
     if cfg.method not in METHODS:
@@ -58,13 +65,16 @@ def run_pretraining(
         )
     out = Path(out_dir)
     device = cfg.device or default_device()
-    train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
+    if images is not None:  # already loaded (and perhaps subset) by a recipe
+        train_set, test_set = images
+    else:
+        train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
+        try:
+            test_set = load_dataset(cfg.dataset, "test", cfg.data_dir)
+        except InputError:
+            test_set = None  # e.g. digits: no test split, no monitor
     n_classes = len(train_set.classes)
-    try:
-        test_set = load_dataset(cfg.dataset, "test", cfg.data_dir)
-        monitor = KnnMonitor(test_set.images, test_set.labels, n_classes)
-    except InputError:
-        monitor = None  # e.g. digits: no test split, no monitor
+    monitor = None if test_set is None else KnnMonitor(test_set.images, test_set.labels, n_classes)
     torch.manual_seed(cfg.seed)
     channels = train_set.shape[2]
     with_classifier = n_classes if cfg.method == "bootstrap" else None
@@ -100,7 +110,10 @@ def run_pretraining(
             stream, train_set.labels, tau=cfg.tau, embedding_dim=cfg.embedding_dim, monitor=monitor
         )
     else:
-        split = make_split(train_set.labels, cfg.n_labeled, seed=cfg.seed, dataset=train_set.name)
+        if split is None:
+            split = make_split(
+                train_set.labels, cfg.n_labeled, seed=cfg.seed, dataset=train_set.name
+            )
         labeled = ImageStream(
             train_set.images[split.labeled],
             ShiftFlip(),

@@ -1,6 +1,6 @@
 """Pretraining tasks for the training loop: instance discrimination, NCA, bootstrap.
 
-Each wraps an :class:`~deeplabelprop.pretrain.stream.ImageStream` (the data, batches and
+Each wraps an :class:`~deeplabelprop.data.stream.ImageStream` (the data, batches and
 views) and adds its loss and state; with a :class:`KnnMonitor` it reports the weighted-kNN
 test accuracy after every epoch.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..data.stream import ImageStream
 from .losses import (
     estimate_log_partition,
     instance_nce_loss,
@@ -18,7 +19,7 @@ from .losses import (
     two_view_loss,
 )
 from .memory_bank import MemoryBank
-from .stream import ImageStream, KnnMonitor
+from .monitor import KnnMonitor
 
 OBJECTIVES = ("memory-bank", "two-view")
 

@@ -1,5 +1,6 @@
-"""Training images in memory: shuffled batches per epoch and seeded augmented views, and the
-weighted-kNN monitor. Shared by the pretraining tasks (and the recipes' training tasks)."""
+"""Training images in memory: shuffled batches per epoch and seeded augmented views.
+
+Shared by every training task (pretraining, finetuning, the recipes)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..data.augment import NORMALIZATION, normalize, to_tensor
-from .losses import weighted_knn_predict
+from .augment import NORMALIZATION, normalize, to_tensor
 
 
 @dataclass
@@ -27,11 +27,19 @@ class ImageStream:
     seed: int = 0
     device: str = "cpu"
     dataset: str = ""
+    indices: np.ndarray | None = None  # train on these rows only (default: all)
     mean: tuple = field(init=False)
     std: tuple = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batch_size = min(self.batch_size, len(self.images))
+        self.pool = (
+            np.arange(len(self.images))
+            if self.indices is None
+            else np.asarray(self.indices, np.int64)
+        )
+        if self.pool.size == 0:
+            raise ValueError("an ImageStream needs at least one image")
+        self.batch_size = min(self.batch_size, self.pool.size)
         channels = self.images.shape[-1]
         self.mean, self.std = NORMALIZATION.get(
             self.dataset, ((0.5,) * channels, (0.25,) * channels)
@@ -39,11 +47,11 @@ class ImageStream:
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.images) // self.batch_size
+        return self.pool.size // self.batch_size
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
         rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(len(self.images))
+        order = rng.permutation(self.pool)
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         for b in range(self.steps_per_epoch):
             idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])
@@ -70,21 +78,3 @@ class ImageStream:
         ]
         model.train(was_training)
         return torch.cat(out)
-
-
-@dataclass
-class KnnMonitor:
-    """Wu et al.'s monitor: weighted kNN (K = 200, exp(s/0.1) votes) of held-out images against a
-    labeled memory of training embeddings."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    n_classes: int
-    k: int = 200
-    tau: float = 0.1
-
-    def __call__(self, model, stream: ImageStream, bank: torch.Tensor, bank_labels) -> dict:
-        query = stream.embed(model, self.images)
-        labels = torch.as_tensor(bank_labels, device=bank.device)
-        pred = weighted_knn_predict(query, bank, labels, self.n_classes, k=self.k, tau=self.tau)
-        return {"knn_accuracy": float(np.mean(pred.cpu().numpy() == self.labels))}

@@ -1,0 +1,115 @@
+"""The dmt recipe end to end on a generated 300-image data set (issue 5)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from deeplabelprop.cli import main
+from deeplabelprop.config import from_dict
+from deeplabelprop.recipes import DMTConfig, load_recipe, run_dmt
+
+
+def blocks(n, rng):
+    """3 classes: a bright 4 × 4 block in one of three corners of an 8 × 8 image, plus noise."""
+    labels = np.arange(n) % 3
+    images = rng.integers(0, 60, (n, 8, 8), dtype=np.uint8)
+    for i, c in enumerate(labels):
+        r, col = [(0, 0), (0, 4), (4, 2)][c]
+        images[i, r : r + 4, col : col + 4] += 180
+    return images, labels
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    rng = np.random.default_rng(0)
+    tr, ytr = blocks(300, rng)
+    te, yte = blocks(90, rng)
+    path = tmp_path / "blocks.npz"
+    np.savez(
+        path,
+        images=tr,
+        labels=ytr,
+        images_test=te,
+        labels_test=yte,
+        classes=np.array(["a", "b", "c"]),
+    )
+    return path
+
+
+def config(dataset, **over):
+    data = {
+        "dataset": f"npz:{dataset}",
+        "model": "small-cnn",
+        "width": 4,
+        "n_labeled": 6,
+        "seed": 0,
+        "metric": {"epochs": 2, "batch_size": 64, "crop_scale": 0.6},
+        "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
+        "finetune": {"epochs": 2, "batch_size": 32, "shift": 1},
+    }
+    for key, value in over.items():
+        section, _, leaf = key.partition("__")
+        if leaf:
+            data[section][leaf] = value
+        else:
+            data[section] = value
+    return from_dict(DMTConfig, data)
+
+
+def test_stages_outputs_and_resume(dataset, tmp_path):
+    out = tmp_path / "run"
+    results = run_dmt(config(dataset), out)
+    for f in [
+        "split.json",
+        "metric/features.npy",
+        "metric/encoder.pt",
+        "propagate/pseudo.npz",
+        "finetune/checkpoint.pt",
+        "finetune/metrics.jsonl",
+        "results.json",
+    ]:
+        assert (out / f).exists(), f
+    assert 0 <= results["test_accuracy"] <= 1 and 0 <= results["pseudo_label_accuracy"] <= 1
+    stamps = {
+        f: (out / f).stat().st_mtime_ns for f in ["metric/features.npy", "propagate/pseudo.npz"]
+    }
+    again = run_dmt(config(dataset), out)  # every stage finished: nothing is recomputed
+    assert again["test_accuracy"] == results["test_accuracy"]
+    assert {f: (out / f).stat().st_mtime_ns for f in stamps} == stamps
+    (out / "propagate" / "pseudo.npz").unlink()  # "killed" before propagation finished
+    run_dmt(config(dataset), out)
+    assert (out / "metric" / "features.npy").stat().st_mtime_ns == stamps["metric/features.npy"]
+
+
+def test_weights_and_top_ratio(dataset, tmp_path):
+    out = tmp_path / "run"
+    run_dmt(config(dataset, finetune__top_ratio=0.25), out)
+    pseudo = np.load(out / "propagate" / "pseudo.npz")
+    labeled = pseudo["labeled"]
+    unl = np.flatnonzero(~labeled)
+    conf = pseudo["confidence"]
+    # the margin of DMT eq. (8)-(9) on the saved probabilities
+    p = np.exp(pseudo["probabilities"] * 40)
+    p /= p.sum(1, keepdims=True)
+    top2 = np.sort(p, 1)[:, -2:]
+    np.testing.assert_allclose(conf[unl], (top2[:, 1] - top2[:, 0])[unl], atol=1e-9)
+    assert (conf[labeled] == 1).all()
+    results = json.loads((out / "results.json").read_text())
+    assert results["pseudo_labels_used"] == int(0.25 * unl.size)
+
+
+def test_fast_dev_run_via_cli(dataset, tmp_path, capsys):
+    cfg = tmp_path / "dmt.toml"
+    cfg.write_text(
+        f'recipe = "dmt"\ndataset = "npz:{dataset}"\nwidth = 4\nn_labeled = 6\n'
+        '[metric]\nbatch_size = 64\n[propagate]\nmethod = "knn-vote"\n[finetune]\nbatch_size = 32\n'
+    )
+    assert (
+        main(["run", str(cfg), "--fast-dev-run", "--set", "seed=1", "-o", str(tmp_path / "r")]) == 0
+    )
+    assert "test_accuracy" in capsys.readouterr().out
+    name, c, _ = load_recipe(cfg, ["finetune.epochs=3"])
+    assert name == "dmt" and c.finetune.epochs == 3 and c.propagate.method == "knn-vote"
+    code = main(["run", str(cfg), "--set", "metric.epoch=3", "-o", str(tmp_path / "r2")])
+    assert code == 2 and "unknown setting(s) metric.epoch" in capsys.readouterr().err
