@@ -10,38 +10,26 @@ from __future__ import annotations
 
 import tempfile
 import time
+import tomllib
+from importlib import resources
 from pathlib import Path
 
-from .recipes.dmt import DMTConfig, FinetuneSettings, MetricSettings, PropagateSettings, run_dmt
+from .config import from_dict
+from .recipes.dmt import DMTConfig, run_dmt
 
 
 def demo_config(**changes) -> DMTConfig:
-    """The digits setting of configs/digits/dmt.toml."""
-    metric = MetricSettings(
-        source="instance",
-        objective="two-view",
-        epochs=40,
-        lr=0.06,
-        tau=0.2,
-        batch_size=128,
-        crop_scale=0.5,
-    )
-    propagate = PropagateSettings(method="spectral", n_neighbors=10, n_components=40)
-    finetune = FinetuneSettings(epochs=30, lr=0.05, batch_size=64, shift=1)
-    cfg = DMTConfig(
-        dataset="digits",
-        model="small-cnn",
-        width=16,
-        n_labeled=10,
-        seed=0,
-        metric=metric,
-        propagate=propagate,
-        finetune=finetune,
-    )
+    """The packaged configs/digits/dmt.toml, with ``section__key=value`` changes."""
+    text = resources.files("deeplabelprop").joinpath("configs/digits/dmt.toml").read_text()
+    data = tomllib.loads(text)
+    data.pop("recipe")
     for key, value in changes.items():
         section, _, leaf = key.partition("__")
-        setattr(getattr(cfg, section), leaf, value) if leaf else setattr(cfg, section, value)
-    return cfg
+        if leaf:
+            data.setdefault(section, {})[leaf] = value
+        else:
+            data[section] = value
+    return from_dict(DMTConfig, data)
 
 
 def run_demo(seed: int = 0, workdir: str | Path | None = None) -> str:

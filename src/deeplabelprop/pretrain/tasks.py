@@ -35,6 +35,16 @@ class _StreamTask:
     def batches(self, epoch: int):
         return self.stream.batches(epoch)
 
+    def _memory_bank(self, dim: int, momentum: float) -> MemoryBank:
+        """One bank row per training image, seeded like the stream."""
+        return MemoryBank(
+            len(self.stream.images),
+            dim,
+            momentum=momentum,
+            seed=self.stream.seed,
+            device=self.stream.device,
+        )
+
 
 class InstanceDiscrimination(_StreamTask):
     """Wu et al. (2018): each image is its own class; memory bank with momentum, non-parametric
@@ -61,13 +71,7 @@ class InstanceDiscrimination(_StreamTask):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         super().__init__(stream, monitor)
-        self.bank = MemoryBank(
-            len(stream.images),
-            embedding_dim,
-            momentum=momentum,
-            seed=stream.seed,
-            device=stream.device,
-        )
+        self.bank = self._memory_bank(embedding_dim, momentum)
         self.tau, self.n_negatives, self.objective = tau, n_negatives, objective
         self.train_labels = train_labels
         self.log_z: float | None = None
@@ -126,13 +130,7 @@ class NCAPretraining(_StreamTask):
     ):
         super().__init__(stream, monitor)
         self.labels = torch.as_tensor(labels, device=stream.device)
-        self.bank = MemoryBank(
-            len(stream.images),
-            embedding_dim,
-            momentum=momentum,
-            seed=stream.seed,
-            device=stream.device,
-        )
+        self.bank = self._memory_bank(embedding_dim, momentum)
         self.tau = tau
         self._last: tuple | None = None
 
