@@ -49,7 +49,7 @@ def test_short_run_writes_metrics_and_checkpoint(images, tmp_path):
 
 
 class Killed(Exception):
-    pass
+    """Stands for the process being killed at an epoch boundary."""
 
 
 class KillAtEpoch:
