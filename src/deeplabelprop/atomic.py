@@ -29,3 +29,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def save_npy(path: str | os.PathLike, array) -> None:
+    """``np.save`` to ``path`` atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+
+
+def save_npz(path: str | os.PathLike, **arrays) -> None:
+    """``np.savez`` of ``arrays`` to ``path`` atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import save_npz
 from .data import load_features, load_labels
 from .errors import InputError
 from .propagation import PROPAGATORS, PropagationResult, make_propagator
@@ -245,21 +245,19 @@ def save_result(path: Path, result: PropagationResult, classes: np.ndarray, para
 
 
 def _write_npz(path: Path, result: PropagationResult, classes: np.ndarray, params: dict) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                labels=classes[result.labels],
-                label_index=result.labels,
-                probabilities=result.probabilities,
-                confidence=result.confidence,
-                weights=result.weights,
-                scores=result.scores,
-                labeled=result.labeled,
-                classes=classes,
-                params=np.array(json.dumps(params, sort_keys=True)),
-                timings=np.array(json.dumps(result.timings, sort_keys=True)),
-            )
+    save_npz(
+        path,
+        labels=classes[result.labels],
+        label_index=result.labels,
+        probabilities=result.probabilities,
+        confidence=result.confidence,
+        weights=result.weights,
+        scores=result.scores,
+        labeled=result.labeled,
+        classes=classes,
+        params=np.array(json.dumps(params, sort_keys=True)),
+        timings=np.array(json.dumps(result.timings, sort_keys=True)),
+    )
 
 
 def summary(result: PropagationResult, classes: np.ndarray, elapsed: dict) -> str:

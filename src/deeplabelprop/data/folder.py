@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import save_npy
 from ..errors import InputError
 from .dataset import ImageDataset
 
@@ -98,9 +98,7 @@ def load_image_folder(
             logger.warning("image cache %s is unreadable; rebuilding it", cached)
     images = _read_images(files, size)
     try:
-        with atomic_path(cached) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, images)
+        save_npy(cached, images)
     except OSError as exc:  # a read-only folder still loads, just without a cache
         logger.warning("could not write the image cache %s (%s)", cached, exc)
     return ImageDataset(images, labels, tuple(classes), f"folder:{root}")

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import save_npy
 from ..data import ImageDataset, InstanceAugment, ShiftFlip, Split, load_dataset, make_split
 from ..data.stream import ImageStream
 from ..errors import InputError
 from ..graph.knn import default_device
 from ..models import build_model
-from ..train import TrainConfig, train
+from ..train import TrainConfig, save_checkpoint, train
 from .monitor import KnnMonitor
 from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap
 
@@ -131,26 +131,21 @@ def run_pretraining(
     config = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, progress=progress)
     metrics = train(model, task, config, out, resume=resume, extra_config={"pretrain": asdict(cfg)})
     features = stream.embed(model).cpu().numpy()
-    with atomic_path(out / "encoder.pt") as tmp:
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "build": {
-                    "name": cfg.model,
-                    "in_channels": channels,
-                    "embedding_dim": cfg.embedding_dim,
-                    "width": cfg.width,
-                    "n_classes": with_classifier,
-                },
-                "normalization": (stream.mean, stream.std),
-                "dataset": cfg.dataset,
+    save_checkpoint(
+        out / "encoder.pt",
+        {
+            "model": model.state_dict(),
+            "build": {
+                "name": cfg.model,
+                "in_channels": channels,
+                "embedding_dim": cfg.embedding_dim,
+                "width": cfg.width,
+                "n_classes": with_classifier,
             },
-            tmp,
-        )
-    for name, array in (
-        ("features.npy", features.astype(np.float32)),
-        ("targets.npy", train_set.labels),
-    ):
-        with atomic_path(out / name) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, array)
+            "normalization": (stream.mean, stream.std),
+            "dataset": cfg.dataset,
+        },
+    )
+    save_npy(out / "features.npy", features.astype(np.float32))
+    save_npy(out / "targets.npy", train_set.labels)
     return metrics

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, save_npy, save_npz
 from ..data import ImageStream, ShiftFlip, load_dataset, make_split
 from ..data.splits import load_split, save_split
 from ..errors import InputError
@@ -32,7 +32,7 @@ from ..models import build_model
 from ..pretrain.run import PretrainConfig, run_pretraining
 from ..propagation import PROPAGATORS, make_propagator, margin_confidence, select_confident
 from ..propagation.confidence import DMT_SIGMA
-from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
+from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, save_checkpoint, train
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,6 @@ class DMTConfig:
     metric: MetricSettings = field(default_factory=MetricSettings)
     propagate: PropagateSettings = field(default_factory=PropagateSettings)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
 
 
 def _subset(n: int, seed: int, size: int) -> np.ndarray:
@@ -195,7 +190,7 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
             result.probabilities, cfg.propagate.confidence_temperature
         )  # DMT eq. (8)-(9)
         confidence[y >= 0] = 1.0
-        _save_npz(
+        save_npz(
             pseudo_path,
             labels=result.labels,
             probabilities=result.probabilities,
@@ -285,7 +280,5 @@ def _embed_with_checkpoint(cfg: DMTConfig, train_set, device: str, out: Path) ->
     stream = ImageStream(train_set.images, ShiftFlip(), device=device, dataset=cfg.dataset)
     feats = stream.embed(model).cpu().numpy().astype(np.float32)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "encoder.pt") as tmp:
-        torch.save(state, tmp)
-    with atomic_path(out / "features.npy") as tmp, open(tmp, "wb") as fh:
-        np.save(fh, feats)
+    save_checkpoint(out / "encoder.pt", state)
+    save_npy(out / "features.npy", feats)
