@@ -103,7 +103,7 @@ def _run_error(args, capsys):
         (
             lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", y[:10])),
             [],
-            "has 10 labels",
+            "have 10 entries but features have 300 rows",
         ),
         (
             lambda d, x, y: (np.save(d / "f.npy", x), np.save(d / "l.npy", np.full(300, -1))),

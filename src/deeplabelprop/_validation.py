@@ -46,6 +46,34 @@ def check_features(features: object, *, name: str = "features") -> np.ndarray:
     return x
 
 
+def integer_labels(labels: object, n_samples: int, *, name: str = "labels") -> np.ndarray:
+    """``labels`` as int64 of shape (n_samples,): 1-D (or a column), one per row, integer-valued.
+
+    ``name`` says where the labels came from (e.g. the file) in the error messages.
+    """
+    y = np.asarray(labels)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise InputError(f"{name} must be 1-D (n_samples,), got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise InputError(
+            f"{name} have {y.shape[0]} entries but features have {n_samples} rows; "
+            "pass one label per row (-1 for unlabeled)"
+        )
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not np.all(y == np.round(y)):
+            raise InputError(
+                f"{name} must be integers (-1 for unlabeled); found non-integer values"
+            )
+    elif y.dtype.kind not in "iub":
+        raise InputError(
+            f"{name} must be integers (-1 for unlabeled), got dtype {y.dtype}; "
+            "use LabelPropagator for string labels"
+        )
+    return y.astype(np.int64)
+
+
 def check_labels(
     labels: object, n_samples: int, n_classes: int | None = None
 ) -> tuple[np.ndarray, int]:
@@ -54,25 +82,7 @@ def check_labels(
     Classes are 0..n_classes-1. Without ``n_classes`` it is ``max(labels) + 1``. Every class must
     have at least one labeled example: a class without a seed cannot be propagated.
     """
-    y = np.asarray(labels)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise InputError(f"labels must be 1-D (n_samples,), got shape {y.shape}")
-    if y.shape[0] != n_samples:
-        raise InputError(
-            f"labels have {y.shape[0]} entries but features have {n_samples} rows; "
-            "pass one label per row (-1 for unlabeled)"
-        )
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all() or not np.all(y == np.round(y)):
-            raise InputError("labels must be integers (-1 for unlabeled); found non-integer values")
-    elif y.dtype.kind not in "iub":
-        raise InputError(
-            f"labels must be integers (-1 for unlabeled), got dtype {y.dtype}; "
-            "use LabelPropagator for string labels"
-        )
-    y = y.astype(np.int64)
+    y = integer_labels(labels, n_samples)
     if (y < UNLABELED).any():
         bad = int(y[y < UNLABELED][0])
         raise InputError(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import integer_labels
 from ..errors import InputError
 
 FEATURE_KEYS = ("features", "X", "x", "embeddings")
@@ -77,20 +78,7 @@ def load_labels(path: str | Path, n_samples: int) -> np.ndarray:
             raise InputError(
                 f"labels file {path} could not be read as NumPy data ({exc}); is it corrupted?"
             ) from exc
-        if y.ndim != 1:
-            raise InputError(f"labels in {path} must be 1-D (n_samples,), got shape {y.shape}")
-        if y.shape[0] != n_samples:
-            raise InputError(
-                f"labels file {path} has {y.shape[0]} labels but the features have {n_samples} rows; "
-                "give one label per row (-1 for unlabeled)"
-            )
-        if y.dtype.kind not in "iu" and not (
-            y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))
-        ):
-            raise InputError(
-                f"labels in {path} must be integers (-1 for unlabeled), got dtype {y.dtype}"
-            )
-        return y.astype(np.int64)
+        return integer_labels(y, n_samples, name=f"labels in {path}")
     if path.suffix == ".csv":
         return _load_label_csv(path, n_samples)
     raise InputError(
