@@ -24,6 +24,21 @@ def test_stream_batches_only_the_chosen_rows():
         ImageStream(images, ShiftFlip(), indices=np.array([], dtype=int))
 
 
+def test_small_pool_is_cycled_to_the_epoch_size():
+    images = np.zeros((50, 4, 4, 1), np.uint8)
+    pool = np.arange(5, 15)
+    stream = ImageStream(images, ShiftFlip(), batch_size=8, indices=pool, epoch_size=45)
+    seen = np.array([i for idx, _ in stream.batches(3) for i in idx.tolist()])
+    # 45 // 8 = 5 steps of 8; every pool row appears 4 times in the 40 drawn (passes 1-4 complete)
+    assert stream.steps_per_epoch == 5 and seen.size == 40
+    assert np.array_equal(np.bincount(seen, minlength=50)[pool], np.full(10, 4))
+    again = np.array([i for idx, _ in stream.batches(3) for i in idx.tolist()])
+    assert np.array_equal(seen, again)
+    # a pool larger than the epoch size is passed over once, as without epoch_size
+    plain = ImageStream(images, ShiftFlip(), batch_size=8, indices=pool, epoch_size=3)
+    assert plain.steps_per_epoch == 1
+
+
 def test_loss_is_the_weighted_formula_on_the_batch():
     digits = load_dataset("digits")
     stream = ImageStream(digits.images, ShiftFlip(shift=1), batch_size=32, dataset="digits")

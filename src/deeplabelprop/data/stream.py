@@ -28,6 +28,7 @@ class ImageStream:
     device: str = "cpu"
     dataset: str = ""
     indices: np.ndarray | None = None  # train on these rows only (default: all)
+    epoch_size: int | None = None  # examples per epoch; a smaller pool is cycled (default: pool)
     mean: tuple = field(init=False)
     std: tuple = field(init=False)
 
@@ -39,7 +40,10 @@ class ImageStream:
         )
         if self.pool.size == 0:
             raise ValueError("an ImageStream needs at least one image")
-        self.batch_size = min(self.batch_size, self.pool.size)
+        if self.epoch_size is not None and self.epoch_size < 1:
+            raise ValueError(f"epoch_size must be at least 1, got {self.epoch_size}")
+        self.per_epoch = max(self.pool.size, self.epoch_size or 0)
+        self.batch_size = min(self.batch_size, self.per_epoch)
         channels = self.images.shape[-1]
         self.mean, self.std = NORMALIZATION.get(
             self.dataset, ((0.5,) * channels, (0.25,) * channels)
@@ -47,11 +51,13 @@ class ImageStream:
 
     @property
     def steps_per_epoch(self) -> int:
-        return self.pool.size // self.batch_size
+        return self.per_epoch // self.batch_size
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
         rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(self.pool)
+        # a pool smaller than the epoch is passed over in fresh orders, as often as needed
+        cycles = -(-self.steps_per_epoch * self.batch_size // self.pool.size)
+        order = np.concatenate([rng.permutation(self.pool) for _ in range(cycles)])
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         for b in range(self.steps_per_epoch):
             idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])

@@ -69,6 +69,9 @@ class FinetuneSettings:
     min_confidence: float = 0.01  # DMT §3.3: drop α < 0.01
     top_ratio: float | None = None  # released code: keep only the most confident ratio, weight 1
     shift: int = 2
+    # examples per epoch (a smaller labeled set is cycled); None: the training set size, so that
+    # "no propagation" trains as many steps as the pseudo-labeled runs
+    epoch_size: int | None = None
 
 
 @dataclass
@@ -239,6 +242,7 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
         device,
         cfg.dataset,
         indices=rows,
+        epoch_size=ft.epoch_size or len(train_set),
     )
     task = WeightedClassification(
         stream,
