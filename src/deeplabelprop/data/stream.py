@@ -71,15 +71,18 @@ class ImageStream:
         return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
 
     @torch.no_grad()
-    def embed(self, model, images: np.ndarray | None = None, batch: int = 1024) -> torch.Tensor:
-        """Unit embeddings (N, D) of ``images`` (default: the stream's), no augmentation, eval mode."""
+    def embed(
+        self, model, images: np.ndarray | None = None, batch: int = 1024, *, head: str = "embed"
+    ) -> torch.Tensor:
+        """``model.<head>`` (default: the unit embeddings, (N, D)) of ``images`` (default: the
+        stream's), no augmentation, eval mode. ``head="features"`` gives the backbone output,
+        ``head="forward"`` the logits."""
         images = self.images if images is None else images
+        fn = model if head == "forward" else getattr(model, head)
         was_training = model.training
         model.eval()
         out = [
-            model.embed(
-                normalize(to_tensor(images[s : s + batch], self.device), self.mean, self.std)
-            )
+            fn(normalize(to_tensor(images[s : s + batch], self.device), self.mean, self.std))
             for s in range(0, len(images), batch)
         ]
         model.train(was_training)

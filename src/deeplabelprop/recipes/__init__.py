@@ -7,8 +7,14 @@ from pathlib import Path
 from ..config import apply_overrides, from_dict, read_toml
 from ..errors import InputError
 from .dmt import DMTConfig, run_dmt
+from .llp import LLPConfig, run_llp
+from .lpdssl import LPDSSLConfig, run_lpdssl
 
-RECIPES = {"dmt": (DMTConfig, run_dmt)}
+RECIPES = {
+    "dmt": (DMTConfig, run_dmt),
+    "lpdssl": (LPDSSLConfig, run_lpdssl),
+    "llp": (LLPConfig, run_llp),
+}
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None):
@@ -21,4 +27,13 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None):
     return name, from_dict(cls, apply_overrides(data, overrides)), runner
 
 
-__all__ = ["RECIPES", "DMTConfig", "load_recipe", "run_dmt"]
+__all__ = [
+    "RECIPES",
+    "DMTConfig",
+    "LLPConfig",
+    "LPDSSLConfig",
+    "load_recipe",
+    "run_dmt",
+    "run_llp",
+    "run_lpdssl",
+]

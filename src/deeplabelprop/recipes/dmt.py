@@ -20,23 +20,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..atomic import atomic_path, save_npy, save_npz
-from ..data import ImageStream, ShiftFlip, load_dataset, make_split
-from ..data.splits import load_split, save_split
+from ..atomic import atomic_path, save_npz
+from ..data import ImageStream, ShiftFlip
 from ..errors import InputError
 from ..evaluate import pseudo_label_accuracy, pseudo_label_map
 from ..graph.knn import default_device
-from ..models import build_model
 from ..pretrain.run import PretrainConfig, run_pretraining
 from ..propagation import PROPAGATORS, make_propagator, margin_confidence, select_confident
 from ..propagation.confidence import DMT_SIGMA
-from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, save_checkpoint, train
+from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
+from .common import classifier_model, embed_with_encoder, run_split, train_and_test
 
 logger = logging.getLogger(__name__)
-
-FAST_DEV_IMAGES = 512
 
 
 @dataclass
@@ -89,10 +85,6 @@ class DMTConfig:
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
 
 
-def _subset(n: int, seed: int, size: int) -> np.ndarray:
-    return np.sort(np.random.default_rng(seed).permutation(n)[: min(n, size)])
-
-
 def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
     """Run (or resume) the three stages into ``out_dir``; returns the final results."""
     out = Path(out_dir)
@@ -103,38 +95,12 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
         )
     device = cfg.device or default_device()
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
-    train_set = load_dataset(cfg.dataset, "train", cfg.data_dir)
-    try:
-        test_set = load_dataset(cfg.dataset, "test", cfg.data_dir)
-    except InputError:  # e.g. digits: hold out a fixed fifth as the test set
-        held = _subset(len(train_set), 12345, len(train_set) // 5)
-        keep = np.setdiff1d(np.arange(len(train_set)), held)
-        test_set = type(train_set)(
-            train_set.images[held], train_set.labels[held], train_set.classes, train_set.name
-        )
-        train_set = type(train_set)(
-            train_set.images[keep], train_set.labels[keep], train_set.classes, train_set.name
-        )
-    if cfg.fast_dev_run:
-        pick = _subset(len(train_set), cfg.seed, FAST_DEV_IMAGES)
-        train_set = type(train_set)(
-            train_set.images[pick], train_set.labels[pick], train_set.classes, train_set.name
-        )
-        pick = _subset(len(test_set), cfg.seed, FAST_DEV_IMAGES)
-        test_set = type(test_set)(
-            test_set.images[pick], test_set.labels[pick], test_set.classes, test_set.name
-        )
+    train_set, test_set = train_and_test(
+        cfg.dataset, cfg.data_dir, fast_dev_run=cfg.fast_dev_run, seed=cfg.seed
+    )
     n_classes = len(train_set.classes)
     timings: dict[str, float] = {}
-
-    # the split: one file, reused by every stage and every rerun
-    split_path = out / "split.json"
-    if split_path.exists():
-        split = load_split(split_path, train_set.labels, train_set.name)
-    else:
-        split = make_split(train_set.labels, cfg.n_labeled, seed=cfg.seed, dataset=train_set.name)
-        save_split(split_path, split, train_set.labels)
-    y = split.masked_labels(train_set.labels)
+    split, y = run_split(out, train_set, cfg.n_labeled, cfg.seed)  # one split for every stage
 
     # stage 1: metric
     t0 = time.perf_counter()
@@ -143,7 +109,13 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
     if cfg.metric.source != "none" and not features_path.exists():
         logger.info("stage 1/3: metric (%s)", cfg.metric.source)
         if cfg.metric.source == "checkpoint":
-            _embed_with_checkpoint(cfg, train_set, device, out / "metric")
+            if not cfg.metric.checkpoint:
+                raise InputError(
+                    "metric.source = 'checkpoint' needs metric.checkpoint = path to an encoder.pt"
+                )
+            embed_with_encoder(
+                cfg.metric.checkpoint, train_set, cfg.dataset, device, out / "metric"
+            )
         else:
             m = cfg.metric
             pcfg = PretrainConfig(
@@ -225,15 +197,15 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
             ),
             "pseudo_labels_used": int(chosen.size),
         }
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, train_set.shape[2], n_classes=n_classes, width=cfg.width).to(
-        device
+    model = classifier_model(
+        cfg.model,
+        train_set.shape[2],
+        n_classes,
+        cfg.width,
+        device,
+        encoder=encoder_path if encoder_path.exists() and cfg.metric.source != "none" else None,
+        seed=cfg.seed,
     )
-    if encoder_path.exists() and cfg.metric.source != "none":
-        state = torch.load(encoder_path, map_location=device, weights_only=False)["model"]
-        model.load_state_dict(
-            {k: v for k, v in state.items() if not k.startswith("classifier")}, strict=False
-        )
     stream = ImageStream(
         train_set.images,
         ShiftFlip(shift=ft.shift),
@@ -259,30 +231,3 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=1))
     return results
-
-
-def _embed_with_checkpoint(cfg: DMTConfig, train_set, device: str, out: Path) -> None:
-    """S ≠ U: embed the target images with an encoder trained elsewhere."""
-    if not cfg.metric.checkpoint:
-        raise InputError(
-            "metric.source = 'checkpoint' needs metric.checkpoint = path to an encoder.pt"
-        )
-    state = torch.load(cfg.metric.checkpoint, map_location=device, weights_only=False)
-    b = state["build"]
-    if b["in_channels"] != train_set.shape[2]:
-        raise InputError(
-            f"{cfg.metric.checkpoint} takes {b['in_channels']}-channel images, {cfg.dataset} has {train_set.shape[2]}"
-        )
-    model = build_model(
-        b["name"],
-        b["in_channels"],
-        n_classes=b["n_classes"],
-        embedding_dim=b["embedding_dim"],
-        width=b["width"],
-    ).to(device)
-    model.load_state_dict(state["model"])
-    stream = ImageStream(train_set.images, ShiftFlip(), device=device, dataset=cfg.dataset)
-    feats = stream.embed(model).cpu().numpy().astype(np.float32)
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(out / "encoder.pt", state)
-    save_npy(out / "features.npy", feats)

@@ -9,6 +9,7 @@ A *task* supplies the data and the loss; the loop owns optimisation and persiste
         def loss(self, model, batch, step) -> (loss tensor, dict of floats)
         def after_step(self, model, batch) -> None # e.g. memory-bank update
         def evaluate(self, model, epoch) -> dict   # end-of-epoch metrics
+        def begin_epoch(self, model, epoch) -> None  # optional: e.g. refresh pseudo labels
         def state_dict(self) -> dict; def load_state_dict(self, state) -> None
 """
 
@@ -150,7 +151,10 @@ def train(
         (run_dir / "metrics.jsonl").write_text("")
     amp = config.mixed_precision if config.mixed_precision is not None else device.type == "cuda"
     writer = _tensorboard(run_dir)
+    begin_epoch = getattr(task, "begin_epoch", None)
     for epoch in range(start_epoch, config.epochs):
+        if begin_epoch is not None:
+            begin_epoch(model, epoch)  # from the model and state of a checkpoint: exact on resume
         model.train()
         t0 = time.perf_counter()
         sums: dict[str, float] = {}

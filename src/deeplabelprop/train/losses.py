@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -24,3 +26,20 @@ def weighted_cross_entropy(
     if class_weights is not None:
         w = w * class_weights[targets]
     return (w * nll).mean()
+
+
+def consistency_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """Mean Teacher consistency (Iscen eq. 4; Tarvainen & Valpola 2017): the squared distance
+    between the student's and the (detached) teacher's softmax outputs, summed over the classes
+    and averaged over the batch."""
+    p = F.softmax(student_logits.float(), dim=1)
+    q = F.softmax(teacher_logits.detach().float(), dim=1)
+    return ((p - q) ** 2).sum(dim=1).mean()
+
+
+def sigmoid_rampup(step: int, length: int) -> float:
+    """exp(-5 (1 - t)²) for t = step / length in [0, 1] (Laine & Aila; Mean Teacher's ramp-up)."""
+    if length <= 0:
+        return 1.0
+    t = min(max(step / length, 0.0), 1.0)
+    return math.exp(-5.0 * (1.0 - t) ** 2)

@@ -1,0 +1,128 @@
+"""What every recipe does the same way: the train/test images, the split, an initialised model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import save_npy
+from ..data import ImageStream, ShiftFlip, load_dataset, make_split
+from ..data.splits import load_split, save_split
+from ..errors import InputError
+from ..models import build_model
+from ..train import save_checkpoint
+
+FAST_DEV_IMAGES = 512
+HOLDOUT_SEED = 12345
+
+
+def subset(n: int, seed: int, size: int) -> np.ndarray:
+    """Sorted indices of a seeded random subset of ``size`` of ``n`` rows."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[: min(n, size)])
+
+
+def _take(images, rows: np.ndarray):
+    return type(images)(images.images[rows], images.labels[rows], images.classes, images.name)
+
+
+def train_and_test(dataset: str, data_dir: str | None, *, fast_dev_run: bool, seed: int):
+    """(train, test) images. A data set without a test split (digits) holds out a fixed fifth;
+    ``fast_dev_run`` keeps a seeded 512-image subset of each."""
+    train_set = load_dataset(dataset, "train", data_dir)
+    try:
+        test_set = load_dataset(dataset, "test", data_dir)
+    except InputError:
+        held = subset(len(train_set), HOLDOUT_SEED, len(train_set) // 5)
+        keep = np.setdiff1d(np.arange(len(train_set)), held)
+        train_set, test_set = _take(train_set, keep), _take(train_set, held)
+    if fast_dev_run:
+        train_set = _take(train_set, subset(len(train_set), seed, FAST_DEV_IMAGES))
+        test_set = _take(test_set, subset(len(test_set), seed, FAST_DEV_IMAGES))
+    return train_set, test_set
+
+
+def run_split(out: Path, train_set, n_labeled: int, seed: int):
+    """The run's split, written once to ``out/split.json`` and read back by every rerun.
+
+    Returns (split, y) with y the training labels masked to -1 outside the labeled set."""
+    path = out / "split.json"
+    if path.exists():
+        split = load_split(path, train_set.labels, train_set.name)
+    else:
+        split = make_split(train_set.labels, n_labeled, seed=seed, dataset=train_set.name)
+        save_split(path, split, train_set.labels)
+    return split, split.masked_labels(train_set.labels)
+
+
+def load_encoder(path: str | Path, device: str) -> dict:
+    """An encoder checkpoint (``encoder.pt`` of ``pretrain`` or a recipe's metric stage)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            f"encoder checkpoint {path} does not exist; run `deeplabelprop pretrain` first"
+        )
+    state = torch.load(path, map_location=device, weights_only=False)
+    if not isinstance(state, dict) or "model" not in state:
+        raise InputError(f"{path} is not an encoder checkpoint (no 'model' entry)")
+    return state
+
+
+def classifier_model(
+    name: str,
+    in_channels: int,
+    n_classes: int,
+    width: int | None,
+    device: str,
+    *,
+    encoder: str | Path | None = None,
+    seed: int = 0,
+):
+    """A classifier; its backbone and embedding head taken from ``encoder`` when given (the
+    classifier itself starts fresh)."""
+    torch.manual_seed(seed)
+    model = build_model(name, in_channels, n_classes=n_classes, width=width).to(device)
+    if encoder is not None:
+        state = load_encoder(encoder, device)["model"]
+        try:
+            missing = model.load_state_dict(
+                {k: v for k, v in state.items() if not k.startswith("classifier")}, strict=False
+            )
+        except RuntimeError as err:  # shape mismatch
+            raise InputError(
+                f"{encoder} does not fit model {name!r} (width {width}); set model/width to the "
+                f"encoder's ({str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else err})"
+            ) from None
+        if [k for k in missing.missing_keys if not k.startswith("classifier")]:
+            raise InputError(
+                f"{encoder} does not fit model {name!r} (width {width}): missing "
+                f"{', '.join(missing.missing_keys[:3])}; set model/width to the encoder's"
+            )
+    return model
+
+
+def embed_with_encoder(
+    encoder: str | Path, train_set, dataset: str, device: str, out: Path
+) -> None:
+    """S ≠ U: embed ``train_set`` with an encoder trained elsewhere; writes ``out/encoder.pt``
+    (a copy) and ``out/features.npy`` (N × D unit rows), atomically."""
+    state = load_encoder(encoder, device)
+    b = state["build"]
+    if b["in_channels"] != train_set.shape[2]:
+        raise InputError(
+            f"{encoder} takes {b['in_channels']}-channel images, {dataset} has {train_set.shape[2]}"
+        )
+    model = build_model(
+        b["name"],
+        b["in_channels"],
+        n_classes=b["n_classes"],
+        embedding_dim=b["embedding_dim"],
+        width=b["width"],
+    ).to(device)
+    model.load_state_dict(state["model"])
+    stream = ImageStream(train_set.images, ShiftFlip(), device=device, dataset=dataset)
+    feats = stream.embed(model).cpu().numpy().astype(np.float32)
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out / "encoder.pt", state)
+    save_npy(out / "features.npy", feats)

@@ -1,0 +1,87 @@
+"""The llp recipe (issue 7) end to end on the generated data set: outputs, resume, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from deeplabelprop.cli import main
+from deeplabelprop.config import from_dict
+from deeplabelprop.recipes import LLPConfig, run_llp
+from deeplabelprop.recipes import llp as recipe_module
+from deeplabelprop.train import load_checkpoint
+
+
+def config(dataset, **over):
+    data = {
+        "dataset": f"npz:{dataset}",
+        "model": "small-cnn",
+        "width": 4,
+        "n_labeled": 9,
+        "seed": 0,
+        "warm": {"epochs": 1, "batch_size": 64, "crop_scale": 0.6},
+        "propagation": {"epochs": 3, "batch_size": 32, "n_density": 8, "n_voters": 3, "shift": 1},
+    }
+    for key, value in over.items():
+        section, _, leaf = key.partition("__")
+        data[section][leaf] = value
+    return from_dict(LLPConfig, data)
+
+
+def test_two_epochs_outputs(dataset, tmp_path):
+    out = tmp_path / "run"
+    results = run_llp(config(dataset, propagation__epochs=2), out)
+    for f in [
+        "split.json",
+        "warm/encoder.pt",
+        "warm/features.npy",
+        "llp/checkpoint.pt",
+        "results.json",
+    ]:
+        assert (out / f).exists(), f
+    lines = [json.loads(x) for x in (out / "llp" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [0, 1]
+    for m in lines:
+        assert 0 <= m["pseudo_label_accuracy"] <= 1 and 0 <= m["nn_accuracy"] <= 1
+    saved = np.load(out / "llp" / "pseudo" / "epoch_001.npz")
+    assert saved["labels"].shape == (300,) and (saved["weights"][saved["labeled"]] == 1).all()
+    assert set(results) >= {"test_accuracy", "nn_accuracy", "pseudo_label_accuracy"}
+
+
+class Killed(Exception):
+    """Stands for the process being killed during stage 2."""
+
+
+def test_resume_equals_uninterrupted(dataset, tmp_path):
+    cfg = config(dataset)
+    run_llp(cfg, tmp_path / "whole")
+    original = recipe_module.LocalLabelPropagation.batches
+
+    def dying(self, epoch):
+        if epoch == 2:
+            raise Killed()
+        return original(self, epoch)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(recipe_module.LocalLabelPropagation, "batches", dying)
+        with pytest.raises(Killed):
+            run_llp(cfg, tmp_path / "resumed")
+    run_llp(cfg, tmp_path / "resumed")  # the warm start is skipped, stage 2 resumes after epoch 1
+    a = load_checkpoint(tmp_path / "whole" / "llp" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "llp" / "checkpoint.pt")
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert torch.equal(a["task"]["bank"]["vectors"], b["task"]["bank"]["vectors"])
+
+
+def test_cli_fast_dev_run_and_bad_settings(dataset, tmp_path, capsys):
+    cfg = tmp_path / "llp.toml"
+    cfg.write_text(
+        f'recipe = "llp"\ndataset = "npz:{dataset}"\nwidth = 4\nn_labeled = 9\n'
+        "[warm]\nbatch_size = 64\n[propagation]\nbatch_size = 32\nn_density = 8\n"
+    )
+    assert main(["run", str(cfg), "--fast-dev-run", "-o", str(tmp_path / "r")]) == 0
+    assert "nn_accuracy" in capsys.readouterr().out
+    code = main(["run", str(cfg), "--set", "warm.source=checkpoint", "-o", str(tmp_path / "x")])
+    assert code == 2 and "warm.checkpoint" in capsys.readouterr().err
