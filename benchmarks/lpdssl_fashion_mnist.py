@@ -100,7 +100,9 @@ def main() -> None:
         for n in args.labels:
             r = results.get((n, row))
             cells.append(
-                "" if r is None else f"{100 * r.get('teacher_test_accuracy', r['test_accuracy']):.2f} %"
+                ""
+                if r is None
+                else f"{100 * r.get('teacher_test_accuracy', r['test_accuracy']):.2f} %"
             )
         print(f"| {row} | " + " | ".join(cells) + " |")
     with open(out / "table.json", "w") as fh:

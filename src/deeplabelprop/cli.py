@@ -179,6 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rn.add_argument("-o", "--output", type=Path, required=True, help="run directory")
 
+    rp = sub.add_parser(
+        "report", help="figures and tables of run directories or propagate .npz outputs"
+    )
+    rp.add_argument("runs", type=Path, nargs="+", help="run directories or propagate .npz files")
+    rp.add_argument(
+        "--truth", type=Path, help="for .npz inputs: true labels (.npy or CSV), one per point"
+    )
+    rp.add_argument(
+        "--embedding", choices=["pca", "tsne"], default="pca", help="2-D map (t-SNE is slower)"
+    )
+    rp.add_argument("-o", "--output", type=Path, required=True, help="report folder")
+
     sub.add_parser("methods", help="list the propagation methods and their parameters")
     d = sub.add_parser("demo", help="propagation on scikit-learn's digits with 10 labels")
     d.add_argument("--seed", type=int, default=0)
@@ -374,6 +386,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evaluate.report import build_report
+
+    tables = build_report(args.runs, args.output, truth=args.truth, embedding=args.embedding)
+    for row in tables["summary"]:
+        print(
+            ", ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+            )
+        )
+    print(f"wrote {args.output}/report.md and report.html")
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     for name in sorted(PROPAGATORS):
         cls = PROPAGATORS[name]
@@ -422,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(
         getattr(args, "quiet", False)
-        or args.command not in ("propagate", "split", "pretrain", "run")
+        or args.command not in ("propagate", "split", "pretrain", "run", "report")
     )
     commands = {
         "propagate": cmd_propagate,
@@ -431,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "methods": cmd_methods,
         "demo": cmd_demo,
+        "report": cmd_report,
     }
     try:
         return commands[args.command](args)

@@ -126,3 +126,9 @@ def embed_with_encoder(
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out / "encoder.pt", state)
     save_npy(out / "features.npy", feats)
+
+
+def save_test_predictions(model, monitor, stream: ImageStream, out: Path) -> None:
+    """``out/test_predictions.npy``: the final model's class for every test image (the report's
+    per-class test accuracy is computed from it)."""
+    save_npy(out / "test_predictions.npy", monitor.predict(model, stream).astype(np.int64))

@@ -30,7 +30,13 @@ from ..pretrain.run import PretrainConfig, run_pretraining
 from ..propagation import PROPAGATORS, make_propagator, margin_confidence, select_confident
 from ..propagation.confidence import DMT_SIGMA
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
-from .common import classifier_model, embed_with_encoder, run_split, train_and_test
+from .common import (
+    classifier_model,
+    embed_with_encoder,
+    run_split,
+    save_test_predictions,
+    train_and_test,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -216,16 +222,13 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
         indices=rows,
         epoch_size=ft.epoch_size or len(train_set),
     )
-    task = WeightedClassification(
-        stream,
-        targets,
-        example_weights=weights,
-        monitor=AccuracyMonitor(test_set.images, test_set.labels),
-    )
+    monitor = AccuracyMonitor(test_set.images, test_set.labels)
+    task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
     tcfg = TrainConfig(
         epochs=1 if cfg.fast_dev_run else ft.epochs, lr=ft.lr, seed=cfg.seed, progress=progress
     )
     metrics = train(model, task, tcfg, out / "finetune", extra_config={"dmt": asdict(cfg)})
+    save_test_predictions(model, monitor, stream, out)
     timings["finetune"] = time.perf_counter() - t0
     results = {"test_accuracy": metrics["test_accuracy"], **pseudo_metrics, "seconds": timings}
     with atomic_path(out / "results.json") as tmp:

@@ -25,7 +25,13 @@ from ..graph.knn import default_device
 from ..pretrain.run import PretrainConfig, run_pretraining
 from ..train import AccuracyMonitor, TrainConfig, train
 from ..train.local_aggregation import LocalLabelPropagation
-from .common import classifier_model, embed_with_encoder, run_split, train_and_test
+from .common import (
+    classifier_model,
+    embed_with_encoder,
+    run_split,
+    save_test_predictions,
+    train_and_test,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +167,7 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
         progress=progress,
     )
     metrics = train(model, task, tcfg, out / "llp", extra_config={"llp": asdict(cfg)})
+    save_test_predictions(model, task.monitor, stream, out)
     timings["llp"] = time.perf_counter() - t0
     results = {
         k: metrics[k]

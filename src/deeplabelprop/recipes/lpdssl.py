@@ -28,7 +28,7 @@ from ..graph.knn import default_device
 from ..propagation import make_propagator
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, load_checkpoint, train
 from ..train.iterative import DESCRIPTORS, PSEUDO_SOURCES, IterativePropagation
-from .common import classifier_model, run_split, train_and_test
+from .common import classifier_model, run_split, save_test_predictions, train_and_test
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,13 @@ def run_lpdssl(cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False
             epochs=1 if cfg.fast_dev_run else it.epochs, lr=it.lr, seed=cfg.seed, progress=progress
         )
         metrics = train(model, task, tcfg, out / "iterative", extra_config=settings)
+        # Mean Teacher: the EMA teacher is the model that is reported and kept (Tarvainen & Valpola)
+        final = task.teacher.model if task.teacher is not None else model
+    else:
+        final = model
     timings["iterative"] = time.perf_counter() - t0
+    eval_stream = ImageStream(train_set.images, ShiftFlip(), device=device, dataset=cfg.dataset)
+    save_test_predictions(final, monitor, eval_stream, out)
 
     results = {
         "test_accuracy": metrics.get("test_accuracy"),

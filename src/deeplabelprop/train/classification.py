@@ -20,7 +20,8 @@ class AccuracyMonitor:
     name: str = "test_accuracy"
 
     @torch.no_grad()
-    def __call__(self, model, stream: ImageStream, batch: int = 1024) -> dict:
+    def predict(self, model, stream: ImageStream, batch: int = 1024) -> np.ndarray:
+        """Predicted classes (N,) of the held-out images, in eval mode."""
         from ..data.augment import normalize, to_tensor
 
         was_training = model.training
@@ -38,7 +39,10 @@ class AccuracyMonitor:
             ]
         )
         model.train(was_training)
-        return {self.name: float(np.mean(pred.cpu().numpy() == self.labels))}
+        return pred.cpu().numpy()
+
+    def __call__(self, model, stream: ImageStream, batch: int = 1024) -> dict:
+        return {self.name: float(np.mean(self.predict(model, stream, batch) == self.labels))}
 
 
 class WeightedClassification:

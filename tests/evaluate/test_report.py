@@ -1,0 +1,175 @@
+"""`deeplabelprop report` (issue 8): built from real tiny runs; tables equal the run's files."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deeplabelprop.cli import main
+from deeplabelprop.config import from_dict
+from deeplabelprop.evaluate import pseudo_label_map
+from deeplabelprop.evaluate.report import build_report
+from deeplabelprop.recipes import DMTConfig, LPDSSLConfig, run_dmt, run_lpdssl
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A dmt run and an lpdssl run on the generated 3-class data set (seconds each)."""
+    from tests.conftest import blocks  # noqa: PLC0415
+
+    base = tmp_path_factory.mktemp("runs")
+    rng = np.random.default_rng(0)
+    tr, ytr = blocks(300, rng)
+    te, yte = blocks(90, rng)
+    # 10 % of the ground truth disagrees with the images: the pseudo labels must make mistakes
+    flip = rng.permutation(300)[:30]
+    ytr[flip] = (ytr[flip] + 1) % 3
+    data = base / "blocks.npz"
+    np.savez(
+        data,
+        images=tr,
+        labels=ytr,
+        images_test=te,
+        labels_test=yte,
+        classes=np.array(["a", "b", "c"]),
+    )
+    dmt = {
+        "dataset": f"npz:{data}",
+        "width": 4,
+        "n_labeled": 6,
+        "metric": {"epochs": 1, "batch_size": 64, "crop_scale": 0.6},
+        "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
+        "finetune": {"epochs": 1, "batch_size": 32, "shift": 1},
+    }
+    run_dmt(from_dict(DMTConfig, dmt), base / "dmt")
+    lp = {
+        "dataset": f"npz:{data}",
+        "width": 4,
+        "n_labeled": 9,
+        "supervised": {"epochs": 1, "batch_size": 9},
+        "iterative": {
+            "epochs": 2,
+            "batch_labeled": 8,
+            "batch_unlabeled": 24,
+            "n_neighbors": 10,
+            "shift": 1,
+        },
+    }
+    run_lpdssl(from_dict(LPDSSLConfig, lp), base / "lpdssl")
+    return base, ytr, yte
+
+
+def is_png(path):
+    with Image.open(path) as im:
+        return im.format == "PNG" and im.size[0] > 100
+
+
+def test_report_of_two_runs(runs, tmp_path):
+    base, ytr, yte = runs
+    tables = build_report([base / "dmt", base / "lpdssl"], tmp_path / "rep")
+    for f in [
+        "accumulated_accuracy.png",
+        "epochs.png",
+        "dmt_weights.png",
+        "dmt_similarity.png",
+        "dmt_embedding.png",
+        "dmt_mistakes.png",
+        "lpdssl_weights.png",
+    ]:
+        assert is_png(tmp_path / "rep" / f), f
+    # lpdssl keeps no features: no similarity matrix or map, and the report says so
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert (
+        "lpdssl: no saved features" in md
+        and not (tmp_path / "rep" / "lpdssl_similarity.png").exists()
+    )
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == md.count("![")
+
+    # the numbers equal those computed from the run's files
+    pseudo = np.load(base / "dmt" / "propagate" / "pseudo.npz")
+    unl = ~pseudo["labeled"]
+    preds = np.load(base / "dmt" / "test_predictions.npy")
+    row = tables["summary"][0]
+    assert row["labels"] == 6
+    assert row["pseudo_label_accuracy"] == pytest.approx(np.mean(pseudo["labels"][unl] == ytr[unl]))
+    assert row["pseudo_label_map"] == pytest.approx(
+        pseudo_label_map(pseudo["confidence"], pseudo["labels"], ytr, unl)
+    )
+    results = json.loads((base / "dmt" / "results.json").read_text())
+    assert (
+        row["test_accuracy"]
+        == pytest.approx(np.mean(preds == yte))
+        == pytest.approx(results["test_accuracy"])
+    )
+    for c, r in enumerate(tables["per_class"]["dmt"]):
+        mine = unl & (pseudo["labels"] == c)
+        assert r["labeled"] == int(np.sum(pseudo["labeled"] & (ytr == c)))
+        assert r["pseudo_labeled"] == int(mine.sum())
+        assert r["pseudo_label_accuracy"] == pytest.approx(np.mean(ytr[mine] == c))
+        assert r["test_accuracy"] == pytest.approx(np.mean(preds[yte == c] == c))
+        assert (
+            f"| {r['class']} | {r['labeled']} | {r['pseudo_labeled']} | {100 * r['pseudo_label_accuracy']:.2f} % |"
+            in md
+        )
+    last = np.load(sorted((base / "lpdssl" / "iterative" / "pseudo").glob("*.npz"))[-1])
+    lrow = tables["summary"][1]
+    lunl = ~last["labeled"]
+    assert lrow["pseudo_label_accuracy"] == pytest.approx(
+        np.mean(last["labels"][lunl] == ytr[lunl])
+    )
+
+
+def test_report_of_a_propagate_output_with_truth(tmp_path, blobs, capsys):
+    x, y, labels = blobs
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", labels)
+    assert (
+        main(
+            [
+                "propagate",
+                str(tmp_path / "x.npy"),
+                str(tmp_path / "y.npy"),
+                "-o",
+                str(tmp_path / "p.npz"),
+            ]
+        )
+        == 0
+    )
+    np.savetxt(tmp_path / "truth.csv", y, fmt="%d")
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "p.npz"),
+                "--truth",
+                str(tmp_path / "truth.csv"),
+                "-o",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
+    assert is_png(tmp_path / "r" / "accumulated_accuracy.png")
+    tables = json.loads((tmp_path / "r" / "report.json").read_text())
+    saved = np.load(tmp_path / "p.npz")
+    unl = ~saved["labeled"]
+    assert tables["summary"][0]["pseudo_label_accuracy"] == pytest.approx(
+        np.mean(saved["label_index"][unl] == y[unl])
+    )
+    capsys.readouterr()
+    np.savetxt(tmp_path / "short.csv", y[:10], fmt="%d")
+    code = main(
+        [
+            "report",
+            str(tmp_path / "p.npz"),
+            "--truth",
+            str(tmp_path / "short.csv"),
+            "-o",
+            str(tmp_path / "r2"),
+        ]
+    )
+    assert code == 2 and "10 labels for 300 points" in capsys.readouterr().err
+    code = main(["report", str(tmp_path), "-o", str(tmp_path / "r3")])
+    assert code == 2 and "not a run directory" in capsys.readouterr().err
