@@ -173,3 +173,16 @@ def test_report_of_a_propagate_output_with_truth(tmp_path, blobs, capsys):
     assert code == 2 and "10 labels for 300 points" in capsys.readouterr().err
     code = main(["report", str(tmp_path), "-o", str(tmp_path / "r3")])
     assert code == 2 and "not a run directory" in capsys.readouterr().err
+
+
+def test_predictions_are_recomputed_from_the_checkpoint(runs, tmp_path):
+    import shutil
+
+    base, _, yte = runs
+    shutil.copytree(base / "dmt", tmp_path / "dmt")
+    saved = np.load(tmp_path / "dmt" / "test_predictions.npy")
+    (tmp_path / "dmt" / "test_predictions.npy").unlink()  # a run from before the file existed
+    tables = build_report([tmp_path / "dmt"], tmp_path / "rep")
+    assert tables["summary"][0]["test_accuracy"] == pytest.approx(np.mean(saved == yte))
+    for c, r in enumerate(tables["per_class"]["dmt"]):
+        assert r["test_accuracy"] == pytest.approx(np.mean(saved[yte == c] == c))

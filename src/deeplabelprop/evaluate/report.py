@@ -128,7 +128,27 @@ def _from_run_dir(path: Path) -> Run:
         run.results = json.loads((path / "results.json").read_text())
     if (path / "test_predictions.npy").exists():
         run.test_predictions = np.load(path / "test_predictions.npy")
+    elif (path / STAGE_METRICS[kind] / "checkpoint.pt").exists():  # a run from before the file
+        run.test_predictions = _predict(
+            path / STAGE_METRICS[kind] / "checkpoint.pt", cfg, train_set, test_set
+        )
     return run
+
+
+def _predict(checkpoint: Path, cfg: dict, train_set, test_set) -> np.ndarray:
+    """Test predictions of the final model of a run (the EMA teacher when there is one)."""
+    from ..data import ImageStream, ShiftFlip
+    from ..models import build_model
+    from ..train import AccuracyMonitor, load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    teacher = (state.get("task") or {}).get("teacher")
+    model = build_model(
+        cfg["model"], train_set.shape[2], n_classes=len(train_set.classes), width=cfg.get("width")
+    )
+    model.load_state_dict(teacher if teacher is not None else state["model"])
+    stream = ImageStream(train_set.images[:1], ShiftFlip(), dataset=cfg["dataset"])
+    return AccuracyMonitor(test_set.images, test_set.labels).predict(model, stream)
 
 
 def load_run(path: str | Path, truth: str | Path | None = None) -> Run:
