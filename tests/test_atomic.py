@@ -31,3 +31,20 @@ def test_creates_parent_directories(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_bytes(b"x")
     assert target.read_bytes() == b"x"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "a.txt") as tmp:
+            tmp.write_text("x")
+        (tmp_path / "b.txt").write_text("x")  # what a plain open() gives under the same umask
+    finally:
+        os.umask(mask)
+    assert (
+        (tmp_path / "a.txt").stat().st_mode & 0o777
+        == (tmp_path / "b.txt").stat().st_mode & 0o777
+        == 0o644
+    )

@@ -5,6 +5,7 @@ Each takes plain arrays and the output path, draws one figure and closes it.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from ..atomic import atomic_path  # noqa: E402
 
@@ -21,9 +23,14 @@ DPI = 100
 def _save(fig, path: Path) -> Path:
     if fig.get_layout_engine() is None:
         fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png")
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, format="png")
     plt.close(fig)
+    # a 256-colour palette: the same picture at a third to a tenth of the bytes
+    with Image.open(buf) as im:
+        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    with atomic_path(path) as tmp:
+        small.save(tmp, format="PNG", optimize=True)
     return path
 
 
@@ -51,7 +58,7 @@ def similarity_matrices(
     raw: np.ndarray, spectral: np.ndarray, bounds: list[int], path: Path
 ) -> Path:
     """DMT Figure 2: raw cosine vs spectral similarity of a class-sorted sample."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 4))
     for ax, m, title in [
         (axes[0], raw, "raw cosine similarity"),
         (axes[1], spectral, "spectral similarity W′"),
@@ -151,6 +158,6 @@ def confident_mistakes(
         ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None)
         ax.set_title(cap, fontsize=7)
     fig.suptitle(
-        "Most confident wrong pseudo labels: predicted (ω) / true (Iscen Fig. 7)", fontsize=9
+        "Most confident wrong pseudo labels: predicted (confidence) / true (Iscen Fig. 7)", fontsize=9
     )
     return _save(fig, path)

@@ -296,11 +296,26 @@ def _figures(
     }
     if series:
         figs.append(("Accuracy per epoch", plots.epoch_curves(series, out / "epochs.png")))
+    drawn: list[Run] = []
     for r in runs:
         if r.features is None or r.truth is None:
             notes.append(f"{r.name}: no saved features, no similarity matrix or embedding map")
             continue
-        shown = _sample_by_class(r.truth, 30)
+        same = next(
+            (
+                d
+                for d in drawn
+                if d.features.shape == r.features.shape and np.array_equal(d.features, r.features)
+            ),
+            None,
+        )
+        if same is not None:
+            notes.append(
+                f"{r.name}: the same features as {same.name}, whose similarity and map are shown"
+            )
+            continue
+        drawn.append(r)
+        shown = _sample_by_class(r.truth, 20)
         order = np.argsort(r.truth[shown], kind="stable")
         shown = shown[order]
         bounds = [0, *np.cumsum(np.bincount(r.truth[shown])).tolist()]
