@@ -158,6 +158,7 @@ def confident_mistakes(
         ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None)
         ax.set_title(cap, fontsize=7)
     fig.suptitle(
-        "Most confident wrong pseudo labels: predicted (confidence) / true (Iscen Fig. 7)", fontsize=9
+        "Most confident wrong pseudo labels: predicted (confidence) / true (Iscen Fig. 7)",
+        fontsize=9,
     )
     return _save(fig, path)
