@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -115,8 +116,9 @@ def epoch_curves(series: dict[str, dict[str, list]], path: Path) -> Path:
                 x, y = zip(*pts, strict=True)
                 ax.plot(x, y, style, color=color, marker="o", ms=3, label=f"{name}: {what}")
     ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy per epoch (Iscen Fig. 4)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     return _save(fig, path)
 
 
