@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs, make_moons
 
+from deeplabelprop.config import from_dict
+
 
 @pytest.fixture
 def blobs():
@@ -38,12 +40,15 @@ def blocks(n, rng):
     return images, labels
 
 
-@pytest.fixture
-def dataset(tmp_path):
-    rng = np.random.default_rng(0)
+def write_blocks(path, *, noisy_fraction=0.0, seed=0):
+    """The blocks data set as an npz (300 train, 90 test images); ``noisy_fraction`` of the train
+    labels are moved to the next class, so that they disagree with the images.
+    Returns (path, train labels, test labels)."""
+    rng = np.random.default_rng(seed)
     tr, ytr = blocks(300, rng)
     te, yte = blocks(90, rng)
-    path = tmp_path / "blocks.npz"
+    flip = rng.permutation(300)[: int(noisy_fraction * 300)]
+    ytr[flip] = (ytr[flip] + 1) % 3
     np.savez(
         path,
         images=tr,
@@ -52,4 +57,20 @@ def dataset(tmp_path):
         labels_test=yte,
         classes=np.array(["a", "b", "c"]),
     )
-    return path
+    return path, ytr, yte
+
+
+def recipe_config(cls, data, over):
+    """``from_dict(cls, data)`` after ``section__leaf=value`` (or ``section=value``) overrides."""
+    for key, value in over.items():
+        section, _, leaf = key.partition("__")
+        if leaf:
+            data[section][leaf] = value
+        else:
+            data[section] = value
+    return from_dict(cls, data)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return write_blocks(tmp_path / "blocks.npz")[0]

@@ -11,29 +11,15 @@ from deeplabelprop.config import from_dict
 from deeplabelprop.evaluate import pseudo_label_map
 from deeplabelprop.evaluate.report import build_report
 from deeplabelprop.recipes import DMTConfig, LPDSSLConfig, run_dmt, run_lpdssl
+from tests.conftest import write_blocks
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A dmt run and an lpdssl run on the generated 3-class data set (seconds each)."""
-    from tests.conftest import blocks  # noqa: PLC0415
-
     base = tmp_path_factory.mktemp("runs")
-    rng = np.random.default_rng(0)
-    tr, ytr = blocks(300, rng)
-    te, yte = blocks(90, rng)
     # 10 % of the ground truth disagrees with the images: the pseudo labels must make mistakes
-    flip = rng.permutation(300)[:30]
-    ytr[flip] = (ytr[flip] + 1) % 3
-    data = base / "blocks.npz"
-    np.savez(
-        data,
-        images=tr,
-        labels=ytr,
-        images_test=te,
-        labels_test=yte,
-        classes=np.array(["a", "b", "c"]),
-    )
+    data, ytr, yte = write_blocks(base / "blocks.npz", noisy_fraction=0.1)
     dmt = {
         "dataset": f"npz:{data}",
         "width": 4,

@@ -5,8 +5,8 @@ import json
 import numpy as np
 
 from deeplabelprop.cli import main
-from deeplabelprop.config import from_dict
 from deeplabelprop.recipes import DMTConfig, load_recipe, run_dmt
+from tests.conftest import recipe_config
 
 
 def config(dataset, **over):
@@ -20,13 +20,7 @@ def config(dataset, **over):
         "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
         "finetune": {"epochs": 2, "batch_size": 32, "shift": 1},
     }
-    for key, value in over.items():
-        section, _, leaf = key.partition("__")
-        if leaf:
-            data[section][leaf] = value
-        else:
-            data[section] = value
-    return from_dict(DMTConfig, data)
+    return recipe_config(DMTConfig, data, over)
 
 
 def test_stages_outputs_and_resume(dataset, tmp_path):

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from deeplabelprop.cli import main
-from deeplabelprop.config import from_dict
 from deeplabelprop.recipes import LLPConfig, run_llp
 from deeplabelprop.recipes import llp as recipe_module
 from deeplabelprop.train import load_checkpoint
+from tests.conftest import recipe_config
 
 
 def config(dataset, **over):
@@ -23,10 +23,7 @@ def config(dataset, **over):
         "warm": {"epochs": 1, "batch_size": 64, "crop_scale": 0.6},
         "propagation": {"epochs": 3, "batch_size": 32, "n_density": 8, "n_voters": 3, "shift": 1},
     }
-    for key, value in over.items():
-        section, _, leaf = key.partition("__")
-        data[section][leaf] = value
-    return from_dict(LLPConfig, data)
+    return recipe_config(LLPConfig, data, over)
 
 
 def test_two_epochs_outputs(dataset, tmp_path):

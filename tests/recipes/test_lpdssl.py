@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from deeplabelprop.cli import main
-from deeplabelprop.config import from_dict
 from deeplabelprop.data import ImageStream, ShiftFlip, load_dataset
 from deeplabelprop.models import build_model
 from deeplabelprop.propagation import make_propagator
@@ -16,6 +15,7 @@ from deeplabelprop.recipes import LPDSSLConfig, load_recipe, run_lpdssl
 from deeplabelprop.recipes import lpdssl as recipe_module
 from deeplabelprop.train import load_checkpoint
 from deeplabelprop.train.iterative import pseudo_targets
+from tests.conftest import recipe_config
 
 
 def config(dataset, **over):
@@ -34,10 +34,7 @@ def config(dataset, **over):
             "shift": 1,
         },
     }
-    for key, value in over.items():
-        section, _, leaf = key.partition("__")
-        data[section][leaf] = value
-    return from_dict(LPDSSLConfig, data)
+    return recipe_config(LPDSSLConfig, data, over)
 
 
 def test_pseudo_targets_weights():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,36 @@ from ..models import build_model
 from ..train import save_checkpoint
 
 FAST_DEV_IMAGES = 512
+
+
+@dataclass
+class RecipeConfig:
+    """The settings every recipe has; each recipe adds its stages' sections."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    model: str = "small-cnn"
+    width: int | None = None
+    n_labeled: int = 100
+    seed: int = 0
+    device: str | None = None
+    fast_dev_run: bool = False
+
+
+@dataclass
+class MetricSettings:
+    """A metric stage: pretraining (instance | nca | bootstrap) or an encoder from elsewhere."""
+
+    source: str = "instance"  # instance | nca | bootstrap | checkpoint (dmt also: none)
+    objective: str = "two-view"
+    epochs: int = 25
+    lr: float = 0.06
+    tau: float = 0.2
+    batch_size: int = 256
+    crop_scale: float = 0.2
+    checkpoint: str | None = None  # encoder.pt of another run (source = "checkpoint")
+
+
 HOLDOUT_SEED = 12345
 
 
@@ -70,18 +101,13 @@ def load_encoder(path: str | Path, device: str) -> dict:
 
 
 def classifier_model(
-    name: str,
-    in_channels: int,
-    n_classes: int,
-    width: int | None,
-    device: str,
-    *,
-    encoder: str | Path | None = None,
-    seed: int = 0,
+    cfg: RecipeConfig, train_set, device: str, *, encoder: str | Path | None = None
 ):
-    """A classifier; its backbone and embedding head taken from ``encoder`` when given (the
-    classifier itself starts fresh)."""
-    torch.manual_seed(seed)
+    """The recipe's classifier for ``train_set`` (seeded by ``cfg.seed``); its backbone and
+    embedding head taken from ``encoder`` when given (the classifier itself starts fresh)."""
+    name, width = cfg.model, cfg.width
+    in_channels, n_classes = train_set.shape[2], len(train_set.classes)
+    torch.manual_seed(cfg.seed)
     model = build_model(name, in_channels, n_classes=n_classes, width=width).to(device)
     if encoder is not None:
         state = load_encoder(encoder, device)["model"]
@@ -132,3 +158,45 @@ def save_test_predictions(model, monitor, stream: ImageStream, out: Path) -> Non
     """``out/test_predictions.npy``: the final model's class for every test image (the report's
     per-class test accuracy is computed from it)."""
     save_npy(out / "test_predictions.npy", monitor.predict(model, stream).astype(np.int64))
+
+
+def metric_stage(
+    m: MetricSettings,
+    cfg: RecipeConfig,
+    out: Path,
+    device: str,
+    *,
+    section: str,
+    images,
+    split,
+    progress: bool = False,
+) -> None:
+    """Write ``out/encoder.pt`` and ``out/features.npy``: pretrain on the training images
+    (``m.source`` the method), or embed them with ``m.checkpoint`` (S ≠ U). ``section`` names
+    the config table in error messages."""
+    from ..pretrain.run import PretrainConfig, run_pretraining
+
+    if m.source == "checkpoint":
+        if not m.checkpoint:
+            raise InputError(
+                f"{section}.source = 'checkpoint' needs {section}.checkpoint = path to an encoder.pt"
+            )
+        embed_with_encoder(m.checkpoint, images[0], cfg.dataset, device, out)
+        return
+    pcfg = PretrainConfig(
+        dataset=cfg.dataset,
+        model=cfg.model,
+        method=m.source,
+        objective=m.objective,
+        epochs=1 if cfg.fast_dev_run else m.epochs,
+        lr=m.lr,
+        tau=m.tau,
+        batch_size=m.batch_size,
+        crop_scale=m.crop_scale,
+        width=cfg.width,
+        n_labeled=cfg.n_labeled,
+        seed=cfg.seed,
+        data_dir=cfg.data_dir,
+        device=device,
+    )
+    run_pretraining(pcfg, out, progress=progress, images=images, split=split)

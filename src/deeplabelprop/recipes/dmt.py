@@ -26,31 +26,20 @@ from ..data import ImageStream, ShiftFlip
 from ..errors import InputError
 from ..evaluate import pseudo_label_accuracy, pseudo_label_map
 from ..graph.knn import default_device
-from ..pretrain.run import PretrainConfig, run_pretraining
 from ..propagation import PROPAGATORS, make_propagator, margin_confidence, select_confident
 from ..propagation.confidence import DMT_SIGMA
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
 from .common import (
+    MetricSettings,
+    RecipeConfig,
     classifier_model,
-    embed_with_encoder,
+    metric_stage,
     run_split,
     save_test_predictions,
     train_and_test,
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class MetricSettings:
-    source: str = "instance"  # instance | nca | bootstrap | none | checkpoint
-    objective: str = "two-view"
-    epochs: int = 25
-    lr: float = 0.06
-    tau: float = 0.2
-    batch_size: int = 256
-    crop_scale: float = 0.2
-    checkpoint: str | None = None  # encoder.pt of another run (source = "checkpoint")
 
 
 @dataclass
@@ -77,15 +66,7 @@ class FinetuneSettings:
 
 
 @dataclass
-class DMTConfig:
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    model: str = "small-cnn"
-    width: int | None = None
-    n_labeled: int = 100
-    seed: int = 0
-    device: str | None = None
-    fast_dev_run: bool = False
+class DMTConfig(RecipeConfig):
     metric: MetricSettings = field(default_factory=MetricSettings)
     propagate: PropagateSettings = field(default_factory=PropagateSettings)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
@@ -114,35 +95,16 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
     encoder_path = out / "metric" / "encoder.pt"
     if cfg.metric.source != "none" and not features_path.exists():
         logger.info("stage 1/3: metric (%s)", cfg.metric.source)
-        if cfg.metric.source == "checkpoint":
-            if not cfg.metric.checkpoint:
-                raise InputError(
-                    "metric.source = 'checkpoint' needs metric.checkpoint = path to an encoder.pt"
-                )
-            embed_with_encoder(
-                cfg.metric.checkpoint, train_set, cfg.dataset, device, out / "metric"
-            )
-        else:
-            m = cfg.metric
-            pcfg = PretrainConfig(
-                dataset=cfg.dataset,
-                model=cfg.model,
-                method=m.source,
-                epochs=1 if cfg.fast_dev_run else m.epochs,
-                lr=m.lr,
-                batch_size=m.batch_size,
-                tau=m.tau,
-                objective=m.objective,
-                crop_scale=m.crop_scale,
-                width=cfg.width,
-                n_labeled=cfg.n_labeled,
-                seed=cfg.seed,
-                data_dir=cfg.data_dir,
-                device=device,
-            )
-            run_pretraining(
-                pcfg, out / "metric", progress=progress, images=(train_set, test_set), split=split
-            )
+        metric_stage(
+            cfg.metric,
+            cfg,
+            out / "metric",
+            device,
+            section="metric",
+            images=(train_set, test_set),
+            split=split,
+            progress=progress,
+        )
     timings["metric"] = time.perf_counter() - t0
 
     # stage 2: propagate (on the metric's features, or PCA-free raw pixels when there is no metric)
@@ -204,13 +166,10 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
             "pseudo_labels_used": int(chosen.size),
         }
     model = classifier_model(
-        cfg.model,
-        train_set.shape[2],
-        n_classes,
-        cfg.width,
+        cfg,
+        train_set,
         device,
         encoder=encoder_path if encoder_path.exists() and cfg.metric.source != "none" else None,
-        seed=cfg.seed,
     )
     stream = ImageStream(
         train_set.images,

@@ -22,12 +22,13 @@ from ..atomic import atomic_path
 from ..data import ImageStream, ShiftFlip
 from ..errors import InputError
 from ..graph.knn import default_device
-from ..pretrain.run import PretrainConfig, run_pretraining
 from ..train import AccuracyMonitor, TrainConfig, train
 from ..train.local_aggregation import LocalLabelPropagation
 from .common import (
+    MetricSettings,
+    RecipeConfig,
     classifier_model,
-    embed_with_encoder,
+    metric_stage,
     run_split,
     save_test_predictions,
     train_and_test,
@@ -37,16 +38,10 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class WarmSettings:
-    """Stage 1: the unsupervised warm start (or a checkpoint of one)."""
+class WarmSettings(MetricSettings):
+    """Stage 1: the unsupervised warm start (instance discrimination) or an encoder checkpoint."""
 
-    source: str = "instance"  # instance | checkpoint
-    checkpoint: str | None = None
-    objective: str = "two-view"
     epochs: int = 10
-    lr: float = 0.06
-    tau: float = 0.2
-    batch_size: int = 256
     crop_scale: float = 0.4
 
 
@@ -69,15 +64,7 @@ class PropagationSettings:
 
 
 @dataclass
-class LLPConfig:
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    model: str = "small-cnn"
-    width: int | None = None
-    n_labeled: int = 100
-    seed: int = 0
-    device: str | None = None
-    fast_dev_run: bool = False
+class LLPConfig(RecipeConfig):
     warm: WarmSettings = field(default_factory=WarmSettings)
     propagation: PropagationSettings = field(default_factory=PropagationSettings)
 
@@ -86,8 +73,6 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
     """Run (or resume) the warm start and LLP training into ``out_dir``; returns the results."""
     if cfg.warm.source not in ("instance", "checkpoint"):
         raise InputError(f"warm.source must be instance or checkpoint, got {cfg.warm.source!r}")
-    if cfg.warm.source == "checkpoint" and not cfg.warm.checkpoint:
-        raise InputError("warm.source = 'checkpoint' needs warm.checkpoint = an encoder.pt")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = cfg.device or default_device()
@@ -104,42 +89,22 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
     warm, w = out / "warm", cfg.warm
     if not (warm / "features.npy").exists():
         logger.info("stage 1/2: warm start (%s)", w.source)
-        if w.source == "checkpoint":
-            embed_with_encoder(w.checkpoint, train_set, cfg.dataset, device, warm)
-        else:
-            pcfg = PretrainConfig(
-                dataset=cfg.dataset,
-                model=cfg.model,
-                method="instance",
-                objective=w.objective,
-                epochs=1 if cfg.fast_dev_run else w.epochs,
-                lr=w.lr,
-                tau=w.tau,
-                batch_size=w.batch_size,
-                crop_scale=w.crop_scale,
-                width=cfg.width,
-                n_labeled=cfg.n_labeled,
-                seed=cfg.seed,
-                data_dir=cfg.data_dir,
-                device=device,
-            )
-            run_pretraining(
-                pcfg, warm, progress=progress, images=(train_set, test_set), split=split
-            )
+        metric_stage(
+            w,
+            cfg,
+            warm,
+            device,
+            section="warm",
+            images=(train_set, test_set),
+            split=split,
+            progress=progress,
+        )
     timings["warm"] = time.perf_counter() - t0
 
     # stage 2: LLP
     t0 = time.perf_counter()
     p = cfg.propagation
-    model = classifier_model(
-        cfg.model,
-        train_set.shape[2],
-        n_classes,
-        cfg.width,
-        device,
-        encoder=warm / "encoder.pt",
-        seed=cfg.seed,
-    )
+    model = classifier_model(cfg, train_set, device, encoder=warm / "encoder.pt")
     stream = ImageStream(
         train_set.images, ShiftFlip(shift=p.shift), p.batch_size, cfg.seed, device, cfg.dataset
     )

@@ -28,7 +28,7 @@ from ..graph.knn import default_device
 from ..propagation import make_propagator
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, load_checkpoint, train
 from ..train.iterative import DESCRIPTORS, PSEUDO_SOURCES, IterativePropagation
-from .common import classifier_model, run_split, save_test_predictions, train_and_test
+from .common import RecipeConfig, classifier_model, run_split, save_test_predictions, train_and_test
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +68,7 @@ class IterativeSettings:
 
 
 @dataclass
-class LPDSSLConfig:
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    model: str = "small-cnn"
-    width: int | None = None
-    n_labeled: int = 100
-    seed: int = 0
-    device: str | None = None
-    fast_dev_run: bool = False
+class LPDSSLConfig(RecipeConfig):
     supervised: SupervisedSettings = field(default_factory=SupervisedSettings)
     iterative: IterativeSettings = field(default_factory=IterativeSettings)
 
@@ -108,13 +100,7 @@ def run_lpdssl(cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False
     # stage 1: supervised on the labels (Algorithm 1, lines 1-3)
     t0 = time.perf_counter()
     model = classifier_model(
-        cfg.model,
-        train_set.shape[2],
-        n_classes,
-        cfg.width,
-        device,
-        encoder=sup.checkpoint if sup.init == "checkpoint" else None,
-        seed=cfg.seed,
+        cfg, train_set, device, encoder=sup.checkpoint if sup.init == "checkpoint" else None
     )
     metrics: dict = {}
     if sup.epochs > 0:
@@ -152,7 +138,6 @@ def run_lpdssl(cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False
             device=device,
             dataset=cfg.dataset,
         )
-        steps = int((y < 0).sum()) // it.batch_unlabeled  # one epoch: one pass over U
         propagator = make_propagator(
             "diffusion",
             n_neighbors=min(it.n_neighbors, len(y) - 1),
@@ -174,7 +159,7 @@ def run_lpdssl(cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False
             descriptor=it.descriptor,
             consistency=it.consistency if it.mean_teacher else 0.0,
             ema_decay=it.ema_decay,
-            rampup_steps=it.rampup_epochs * steps,
+            rampup_epochs=it.rampup_epochs,
             monitor=monitor,
             truth=train_set.labels,
             pseudo_dir=out / "iterative" / "pseudo",

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import save_npz
 from ..data.sampling import TwoStreamBatchSampler
 from ..data.stream import ImageStream
 from ..errors import InputError
@@ -24,6 +23,7 @@ from ..propagation.confidence import class_balance_weights, entropy_weight
 from .classification import AccuracyMonitor
 from .ema import EMATeacher
 from .losses import consistency_mse, sigmoid_rampup, weighted_cross_entropy
+from .pseudo_record import record_pseudo_labels
 
 PSEUDO_SOURCES = ("diffusion", "network", "none")
 DESCRIPTORS = ("features", "embed")
@@ -62,7 +62,7 @@ class IterativePropagation:
     labels : (N,) ints, -1 on unlabeled images
     propagator : e.g. ``Diffusion(max_iter=20)``; used when ``pseudo_labels="diffusion"``
     pseudo_labels : "diffusion" | "network" | "none"
-    consistency : weight of the Mean Teacher term (0: off), ramped up over ``rampup_steps``
+    consistency : weight of the Mean Teacher term (0: off), ramped up over ``rampup_epochs``
     truth : (N,) true labels, only to report the pseudo-label accuracy each epoch
     pseudo_dir : where each epoch's ŷ, ω, ζ go (``epoch_000.npz`` ...)
     """
@@ -82,7 +82,7 @@ class IterativePropagation:
         descriptor: str = "features",
         consistency: float = 0.0,
         ema_decay: float = 0.999,
-        rampup_steps: int = 0,
+        rampup_epochs: float = 0,
         monitor: AccuracyMonitor | None = None,
         truth=None,
         pseudo_dir=None,
@@ -112,7 +112,8 @@ class IterativePropagation:
         )
         self.propagator, self.pseudo_labels = propagator, pseudo_labels
         self.entropy_weights, self.class_balance = entropy_weights, class_balance
-        self.descriptor, self.consistency, self.rampup_steps = descriptor, consistency, rampup_steps
+        self.descriptor, self.consistency = descriptor, consistency
+        self.rampup_steps = int(rampup_epochs * self.steps_per_epoch)
         self.teacher = EMATeacher(model, ema_decay) if consistency > 0 else None
         self.pseudo_dir = pseudo_dir
         self.epoch_info: dict = {}
@@ -157,18 +158,15 @@ class IterativePropagation:
         )
         self._set_targets(targets, omega, zeta)
         info["propagate_seconds"] = time.perf_counter() - t0
-        unl = self.y < 0
-        if self.truth is not None and unl.any():
-            info["pseudo_label_accuracy"] = float(np.mean(targets[unl] == self.truth[unl]))
-        info["mean_weight"] = float(omega[unl].mean()) if unl.any() else 1.0
-        if self.pseudo_dir is not None:
-            save_npz(
-                self.pseudo_dir / f"epoch_{epoch:03d}.npz",
-                labels=targets.astype(np.int16),
-                weights=omega.astype(np.float16),
-                class_weights=zeta.astype(np.float32),
-                labeled=self.y >= 0,
-            )
+        info |= record_pseudo_labels(
+            epoch,
+            targets,
+            omega,
+            self.y,
+            truth=self.truth,
+            pseudo_dir=self.pseudo_dir,
+            class_weights=zeta.astype(np.float32),
+        )
         self.epoch_info = info
 
     def batches(self, epoch: int):

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import save_npz
 from ..data.stream import ImageStream
 from ..pretrain.memory_bank import MemoryBank
 from ..propagation.local import labeled_log_density, local_votes
 from .classification import AccuracyMonitor
+from .pseudo_record import record_pseudo_labels
 
 
 def aggregation_loss(
@@ -139,19 +139,14 @@ class LocalLabelPropagation:
         t0 = time.perf_counter()
         self.pseudo, self.confidence = self.propagate()
         info = {"propagate_seconds": time.perf_counter() - t0}
-        pseudo = self.pseudo.cpu().numpy()
-        conf = self.confidence.cpu().numpy()
-        unl = self.y < 0
-        if self.truth is not None and unl.any():
-            info["pseudo_label_accuracy"] = float(np.mean(pseudo[unl] == self.truth[unl]))
-        info["mean_confidence"] = float(conf[unl].mean()) if unl.any() else 1.0
-        if self.pseudo_dir is not None:
-            save_npz(
-                self.pseudo_dir / f"epoch_{epoch:03d}.npz",
-                labels=pseudo.astype(np.int16),
-                weights=conf.astype(np.float16),
-                labeled=~unl,
-            )
+        info |= record_pseudo_labels(
+            epoch,
+            self.pseudo.cpu().numpy(),
+            self.confidence.cpu().numpy(),
+            self.y,
+            truth=self.truth,
+            pseudo_dir=self.pseudo_dir,
+        )
         self.epoch_info = info
 
     def loss(self, model, batch, step):
