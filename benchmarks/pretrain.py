@@ -56,6 +56,7 @@ def main() -> None:
         "--nce-negatives", type=int, help="memory-bank objective: NCE instead of the full softmax"
     )
     p.add_argument("--crop-scale", type=float, default=0.2)
+    p.add_argument("--jitter", type=float, default=0.4)
     p.add_argument("--out", default="runs/bench-pretrain")
     args = p.parse_args()
     cfg = PretrainConfig(
@@ -70,6 +71,7 @@ def main() -> None:
         objective=args.objective,
         nce_negatives=args.nce_negatives,
         crop_scale=args.crop_scale,
+        jitter=args.jitter,
     )
     t0 = time.perf_counter()
     run_pretraining(cfg, args.out, progress=False)
@@ -77,7 +79,7 @@ def main() -> None:
     lines = [json.loads(x) for x in (Path(args.out) / "metrics.jsonl").read_text().splitlines()]
     print(
         f"objective {args.objective} (NCE negatives: {args.nce_negatives}), small-cnn width {args.width}, "
-        f"lr {args.lr}, tau {args.tau}, crop scale {args.crop_scale}-1, "
+        f"lr {args.lr}, tau {args.tau}, crop scale {args.crop_scale}-1, jitter {args.jitter}, "
         f"batch {args.batch_size}; total {total / 60:.1f} min (this invocation)"
     )
     print(

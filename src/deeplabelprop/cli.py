@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument(
         "--crop-scale", type=float, default=0.2, help="smallest area fraction of the random crops"
     )
+    pt.add_argument(
+        "--jitter",
+        type=float,
+        default=0.4,
+        help="colour jitter strength: brightness and contrast factors in [1 - j, 1 + j]",
+    )
     pt.add_argument("--embedding-dim", type=int, default=128)
     pt.add_argument("--width", type=int, help="backbone width (model-specific meaning)")
     pt.add_argument("--n-labeled", type=int, default=100, help="bootstrap: labeled examples")
@@ -358,6 +364,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         nce_negatives=args.nce_negatives,
         objective=args.objective,
         crop_scale=args.crop_scale,
+        jitter=args.jitter,
         embedding_dim=args.embedding_dim,
         width=args.width,
         n_labeled=args.n_labeled,

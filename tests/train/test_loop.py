@@ -1,5 +1,6 @@
 """The training loop: a short real run, exact resume, divergence and corruption handling (issue 4)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -67,14 +68,16 @@ class KillAtEpoch:
         return self.task.batches(epoch)
 
 
-def test_resume_equals_uninterrupted(images, tmp_path):
+@pytest.mark.parametrize("mixed_precision", [False, True], ids=["float32", "bfloat16"])
+def test_resume_equals_uninterrupted(images, tmp_path, mixed_precision):
+    config = dataclasses.replace(CONFIG, mixed_precision=mixed_precision)
     model, task = make(images)
-    train(model, task, CONFIG, tmp_path / "whole")
+    train(model, task, config, tmp_path / "whole")
     killed_model, killed_task = make(images)
     with pytest.raises(Killed):
-        train(killed_model, KillAtEpoch(killed_task, 2), CONFIG, tmp_path / "resumed")
+        train(killed_model, KillAtEpoch(killed_task, 2), config, tmp_path / "resumed")
     resumed_model, resumed_task = make(images)  # a fresh process: new objects, state from disk
-    train(resumed_model, resumed_task, CONFIG, tmp_path / "resumed")
+    train(resumed_model, resumed_task, config, tmp_path / "resumed")
     for (name, a), b in zip(
         model.state_dict().items(), resumed_model.state_dict().values(), strict=True
     ):

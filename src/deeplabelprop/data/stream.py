@@ -67,8 +67,8 @@ class ImageStream:
         """An augmented, normalised view (B, C, H, W) of the images ``idx``."""
         x = to_tensor(self.images[idx.cpu().numpy()], self.device)
         x = normalize(self.augment(x, gen), self.mean, self.std)
-        # channels-last convolutions are faster on GPUs; on CPU the default layout is kept
-        return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+        # channels-last convolutions are faster on GPUs and on oneDNN CPUs (train/precision.py)
+        return x.contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def embed(

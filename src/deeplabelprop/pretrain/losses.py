@@ -10,7 +10,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..train.precision import full_precision
 
+
+@full_precision
 def instance_softmax_loss(
     emb: torch.Tensor, bank: torch.Tensor, index: torch.Tensor, tau: float
 ) -> torch.Tensor:
@@ -19,6 +22,7 @@ def instance_softmax_loss(
     return F.cross_entropy(logits, index)
 
 
+@full_precision
 def instance_nce_loss(
     emb: torch.Tensor,
     bank: torch.Tensor,
@@ -51,6 +55,7 @@ def instance_nce_loss(
     return -(log_h_pos + log_1mh_neg.sum(dim=1)).mean()
 
 
+@full_precision
 def two_view_loss(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.Tensor:
     """Two-view instance discrimination (NT-Xent, Chen et al. 2020): each of the 2B unit
     embeddings must pick its other view among the other 2B - 1 in the batch.
@@ -71,6 +76,7 @@ def estimate_log_partition(emb: torch.Tensor, bank: torch.Tensor, tau: float) ->
     return float(torch.logsumexp(s.flatten(), dim=0) - math.log(emb.shape[0]))
 
 
+@full_precision
 def nca_loss(
     emb: torch.Tensor,
     bank: torch.Tensor,

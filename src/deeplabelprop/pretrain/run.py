@@ -41,6 +41,7 @@ class PretrainConfig:
     nce_negatives: int | None = None
     objective: str = "memory-bank"  # instance only: or "two-view"
     crop_scale: float = 0.2  # smallest area fraction of the random resized crop (Wu et al.: 0.2)
+    jitter: float = 0.4  # brightness / contrast (/ saturation) factors in [1 - j, 1 + j] (Wu et al.: 0.4)
     embedding_dim: int = 128
     width: int | None = None
     n_labeled: int = 100  # bootstrap only
@@ -85,11 +86,9 @@ def run_pretraining(
         embedding_dim=cfg.embedding_dim,
         width=cfg.width,
     ).to(device)
-    if str(device).startswith("cuda"):
-        model = model.to(memory_format=torch.channels_last)
     stream = ImageStream(
         train_set.images,
-        InstanceAugment(scale=(cfg.crop_scale, 1.0)),
+        InstanceAugment(scale=(cfg.crop_scale, 1.0), jitter=cfg.jitter),
         cfg.batch_size,
         cfg.seed,
         device,

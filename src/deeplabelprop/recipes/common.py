@@ -43,6 +43,7 @@ class MetricSettings:
     tau: float = 0.2
     batch_size: int = 256
     crop_scale: float = 0.2
+    jitter: float = 0.4
     checkpoint: str | None = None  # encoder.pt of another run (source = "checkpoint")
 
 
@@ -193,6 +194,7 @@ def metric_stage(
         tau=m.tau,
         batch_size=m.batch_size,
         crop_scale=m.crop_scale,
+        jitter=m.jitter,
         width=cfg.width,
         n_labeled=cfg.n_labeled,
         seed=cfg.seed,

@@ -14,9 +14,11 @@ from ..data.stream import ImageStream
 from ..pretrain.memory_bank import MemoryBank
 from ..propagation.local import labeled_log_density, local_votes
 from .classification import AccuracyMonitor
+from .precision import full_precision
 from .pseudo_record import record_pseudo_labels
 
 
+@full_precision
 def aggregation_loss(
     embeddings: torch.Tensor,
     bank: torch.Tensor,

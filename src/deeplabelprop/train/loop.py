@@ -30,6 +30,7 @@ from torch import nn
 from ..errors import InputError
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .ema import EMATeacher
+from .precision import channels_last, use_autocast
 from .schedule import cosine_lr
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = True
     progress: bool = True
-    mixed_precision: bool | None = None  # None: bfloat16 autocast on CUDA, full precision on CPU
+    mixed_precision: bool | None = None  # None: bfloat16 autocast where native (precision.py)
 
 
 def git_sha() -> str | None:
@@ -114,6 +115,7 @@ def train(
     if config.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     device = next(model.parameters()).device
+    channels_last(model)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=config.lr,
@@ -149,7 +151,7 @@ def train(
             json.dumps({**settings, "git_sha": git_sha()}, indent=1, default=str)
         )
         (run_dir / "metrics.jsonl").write_text("")
-    amp = config.mixed_precision if config.mixed_precision is not None else device.type == "cuda"
+    amp = use_autocast(config.mixed_precision, device)
     writer = _tensorboard(run_dir)
     begin_epoch = getattr(task, "begin_epoch", None)
     for epoch in range(start_epoch, config.epochs):

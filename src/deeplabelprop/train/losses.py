@@ -7,7 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .precision import full_precision
 
+
+@full_precision
 def weighted_cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -28,12 +31,13 @@ def weighted_cross_entropy(
     return (w * nll).mean()
 
 
+@full_precision
 def consistency_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
     """Mean Teacher consistency (Iscen eq. 4; Tarvainen & Valpola 2017): the squared distance
     between the student's and the (detached) teacher's softmax outputs, summed over the classes
     and averaged over the batch."""
-    p = F.softmax(student_logits.float(), dim=1)
-    q = F.softmax(teacher_logits.detach().float(), dim=1)
+    p = F.softmax(student_logits, dim=1)
+    q = F.softmax(teacher_logits.detach(), dim=1)
     return ((p - q) ** 2).sum(dim=1).mean()
 
 
