@@ -10,7 +10,9 @@ from deeplabelprop.train.precision import channels_last, full_precision, use_aut
 
 
 def unit(n, d, seed):
-    return torch.nn.functional.normalize(torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=1)
+    return torch.nn.functional.normalize(
+        torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=1
+    )
 
 
 def test_explicit_setting_wins():

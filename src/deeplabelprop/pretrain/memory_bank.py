@@ -22,7 +22,9 @@ class MemoryBank:
     @torch.no_grad()
     def update(self, index: torch.Tensor, features: torch.Tensor) -> None:
         """Blend the detached, unit ``features`` (B, D) into rows ``index`` (B,)."""
-        mixed = self.momentum * self.vectors[index] + (1 - self.momentum) * features.detach().to(self.vectors.dtype)
+        mixed = self.momentum * self.vectors[index] + (1 - self.momentum) * features.detach().to(
+            self.vectors.dtype
+        )
         self.vectors[index] = F.normalize(mixed, dim=1)
 
     def state_dict(self) -> dict:
