@@ -42,6 +42,12 @@ def main() -> None:
     p.add_argument("--encoder", help="start from this encoder.pt (default: the paper's scratch)")
     p.add_argument("--supervised-epochs", type=int, default=2)
     p.add_argument("--epochs", type=int, default=8, help="stage-2 epochs")
+    p.add_argument(
+        "--descriptor",
+        default="features",
+        choices=["features", "embed"],
+        help="what is propagated: the penultimate features (the paper) or the metric's embedding",
+    )
     p.add_argument("--out", default="runs/lpdssl-table")
     args = p.parse_args()
     out = Path(args.out)
@@ -56,21 +62,27 @@ def main() -> None:
                 "checkpoint": args.encoder,
                 "epochs": args.supervised_epochs,
             },
-            "iterative": {"epochs": args.epochs, "batch_labeled": 32, "batch_unlabeled": 96},
+            "iterative": {
+                "epochs": args.epochs,
+                "batch_labeled": 32,
+                "batch_unlabeled": 96,
+                "descriptor": args.descriptor,
+            },
         }
         shared = out / f"{n}" / "stage1"
         t = time.perf_counter()
         stage1 = run_lpdssl(from_dict(LPDSSLConfig, {**base, "iterative": {"epochs": 0}}), shared)
-        print(
-            f"{n:5d} labels  stage 1: test {100 * stage1['test_accuracy']:.2f} %  "
-            f"{time.perf_counter() - t:.0f} s",
-            flush=True,
-        )
+        if stage1["test_accuracy"] is not None:  # None when stage 1 has no epochs
+            print(
+                f"{n:5d} labels  stage 1: test {100 * stage1['test_accuracy']:.2f} %  "
+                f"{time.perf_counter() - t:.0f} s",
+                flush=True,
+            )
         for row in args.rows:
             data = json.loads(json.dumps(base))
             data["iterative"].update(ROWS[row])
             run_dir = out / f"{n}" / row.replace(" ", "-").replace(",", "")
-            if not (run_dir / "supervised").exists():
+            if (shared / "supervised").exists() and not (run_dir / "supervised").exists():
                 run_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copytree(shared / "supervised", run_dir / "supervised")
                 shutil.copy(shared / "split.json", run_dir / "split.json")
