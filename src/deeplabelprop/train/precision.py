@@ -4,8 +4,8 @@ full precision for the losses that compare embeddings, channels-last convolution
 On a CPU with native bfloat16 (AVX512-BF16 or AMX) a two-view training step with bfloat16
 autocast and channels-last tensors is 1.6x faster than in float32 and the default layout for
 ``small-cnn`` and 3.1x for ``conv4``, with the same instance-discrimination accuracy
-(benchmarks/RESULTS.md). Without native support bfloat16 is
-emulated and slower, so ``mixed_precision=None`` enables it only where it is native.
+(benchmarks/RESULTS.md). Without native support bfloat16 is emulated (not measured here; expected
+to be slower), so ``mixed_precision=None`` enables it only where it is native.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def native_bfloat16(device: torch.device) -> bool:
     """Whether bfloat16 matrix products run natively on ``device``: a CUDA device that supports
     them (Ampere and later), a CPU with AVX512-BF16 or AMX tiles."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type != "cpu":
         return False
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
