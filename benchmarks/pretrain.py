@@ -24,10 +24,9 @@ from common import balanced_split, fashion_pca, machine
 from deeplabelprop import make_propagator
 from deeplabelprop.data import load_dataset
 from deeplabelprop.data.stream import ImageStream
-from deeplabelprop.models import build_model
 from deeplabelprop.pretrain import KnnMonitor
 from deeplabelprop.pretrain.run import PretrainConfig, run_pretraining
-from deeplabelprop.recipes.common import load_encoder
+from deeplabelprop.recipes.common import encoder_model, load_encoder
 
 PROPAGATORS = {
     "diffusion (k=50, paper defaults)": ("diffusion", {}),
@@ -52,16 +51,7 @@ def propagation_table(features: np.ndarray, truth: np.ndarray, seeds) -> dict:
 
 def clean_knn(run_dir: str, features: np.ndarray, truth: np.ndarray) -> float:
     """The monitor (K = 200, τ = 0.1) with the un-augmented training embeddings as memory."""
-    state = load_encoder(Path(run_dir) / "encoder.pt", "cpu")
-    b = state["build"]
-    model = build_model(
-        b["name"],
-        b["in_channels"],
-        n_classes=b["n_classes"],
-        embedding_dim=b["embedding_dim"],
-        width=b["width"],
-    )
-    model.load_state_dict(state["model"])
+    model = encoder_model(load_encoder(Path(run_dir) / "encoder.pt", "cpu"), "cpu")
     test = load_dataset("fashion-mnist", "test")
     monitor = KnnMonitor(test.images, test.labels, 10)
     stream = ImageStream(test.images, None, 1024, 0, "cpu", "fashion-mnist")

@@ -129,17 +129,9 @@ def classifier_model(
     return model
 
 
-def embed_with_encoder(
-    encoder: str | Path, train_set, dataset: str, device: str, out: Path
-) -> None:
-    """S ≠ U: embed ``train_set`` with an encoder trained elsewhere; writes ``out/encoder.pt``
-    (a copy) and ``out/features.npy`` (N × D unit rows), atomically."""
-    state = load_encoder(encoder, device)
+def encoder_model(state: dict, device: str):
+    """The network an encoder checkpoint (from :func:`load_encoder`) describes, with its weights."""
     b = state["build"]
-    if b["in_channels"] != train_set.shape[2]:
-        raise InputError(
-            f"{encoder} takes {b['in_channels']}-channel images, {dataset} has {train_set.shape[2]}"
-        )
     model = build_model(
         b["name"],
         b["in_channels"],
@@ -148,6 +140,21 @@ def embed_with_encoder(
         width=b["width"],
     ).to(device)
     model.load_state_dict(state["model"])
+    return model
+
+
+def embed_with_encoder(
+    encoder: str | Path, train_set, dataset: str, device: str, out: Path
+) -> None:
+    """S ≠ U: embed ``train_set`` with an encoder trained elsewhere; writes ``out/encoder.pt``
+    (a copy) and ``out/features.npy`` (N × D unit rows), atomically."""
+    state = load_encoder(encoder, device)
+    channels = state["build"]["in_channels"]
+    if channels != train_set.shape[2]:
+        raise InputError(
+            f"{encoder} takes {channels}-channel images, {dataset} has {train_set.shape[2]}"
+        )
+    model = encoder_model(state, device)
     stream = ImageStream(train_set.images, ShiftFlip(), device=device, dataset=dataset)
     feats = stream.embed(model).cpu().numpy().astype(np.float32)
     out.mkdir(parents=True, exist_ok=True)
