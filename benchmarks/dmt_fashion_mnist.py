@@ -32,6 +32,16 @@ ROWS = {
         "propagate": {"method": "spectral"},
         "finetune": {"top_ratio": 0.5},
     },
+    # ours: 32 true labels in every batch of 128 (the rest pseudo labels, DMT's weights)
+    "instance + spectral, labels in every batch": {
+        "propagate": {"method": "spectral"},
+        "finetune": {"labeled_per_batch": 32},
+    },
+    # ours: the most confident half within each pseudo class, 32 true labels in every batch
+    "instance + spectral, top 50 % per class, labels in every batch": {
+        "propagate": {"method": "spectral"},
+        "finetune": {"top_ratio": 0.5, "per_class": True, "labeled_per_batch": 32},
+    },
 }
 
 

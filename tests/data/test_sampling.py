@@ -38,3 +38,22 @@ def test_sampler_errors():
         TwoStreamBatchSampler([], np.arange(10), 2, 2)
     with pytest.raises(InputError):
         TwoStreamBatchSampler([0], np.arange(3), 2, 5)
+
+
+def test_fixed_number_of_batches_cycles_both_streams():
+    labeled, unlabeled = np.arange(0, 5), np.arange(5, 25)
+    s = TwoStreamBatchSampler(labeled, unlabeled, 2, 6, seed=3, n_batches=7)
+    batches = list(s)
+    assert len(batches) == len(s) == 7  # 42 unlabeled draws from a pool of 20
+    unl = [i for b in batches for i in b[2:]]
+    lab = [i for b in batches for i in b[:2]]
+    assert set(unl) <= set(unlabeled.tolist()) and set(lab) <= set(labeled.tolist())
+    # fresh random orders back to back: every index twice in the first 40 draws
+    assert sorted(unl[:20]) == sorted(unl[20:40]) == unlabeled.tolist()
+    counts = np.bincount(lab, minlength=5)
+    assert counts.max() - counts.min() <= 1  # 14 labeled draws over 5: cycled evenly
+    # without n_batches: one pass over the unlabeled stream, its first random order
+    one = list(TwoStreamBatchSampler(labeled, unlabeled, 2, 6, seed=3))
+    assert len(one) == 3 and [b[2:] for b in one] == [b[2:] for b in batches[:3]]
+    with pytest.raises(InputError):
+        TwoStreamBatchSampler(labeled, unlabeled, 2, 6, n_batches=0)

@@ -60,3 +60,16 @@ def test_select_confident_global_and_per_class():
     assert select_confident(conf, 0.0).size == 0 and select_confident(conf, 1.0).size == 8
     with pytest.raises(InputError):
         select_confident(conf, 1.5)
+
+
+def test_select_confident_tie_break():
+    conf = np.array([1.0, 1.0, 1.0, 1.0, 0.4, 0.9])  # a saturated margin: four ties at 1
+    second = np.array([0.2, 0.9, 0.5, 0.8, 1.0, 0.0])
+    assert select_confident(conf, 0.5).tolist() == [0, 1, 2]  # ties by index
+    # ties by the second key, which never overrides the confidence (4 and 5 stay out)
+    assert select_confident(conf, 0.5, tie_break=second).tolist() == [1, 2, 3]
+    brute = sorted(range(6), key=lambda i: (-conf[i], -second[i], i))[:3]
+    assert select_confident(conf, 0.5, tie_break=second).tolist() == sorted(brute)
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    per = select_confident(conf, 0.34, labels=labels, per_class=True, tie_break=second)
+    assert per.tolist() == [1, 3]  # one of three per class: the best second key among ties

@@ -3,9 +3,13 @@
 import json
 
 import numpy as np
+import pytest
 
+from deeplabelprop import InputError
 from deeplabelprop.cli import main
+from deeplabelprop.propagation import select_confident
 from deeplabelprop.recipes import DMTConfig, load_recipe, run_dmt
+from deeplabelprop.recipes.dmt import finetune_sampler
 from tests.conftest import recipe_config
 
 
@@ -63,6 +67,35 @@ def test_weights_and_top_ratio(dataset, tmp_path):
     assert (conf[labeled] == 1).all()
     results = json.loads((out / "results.json").read_text())
     assert results["pseudo_labels_used"] == int(0.25 * unl.size)
+
+
+def test_true_labels_in_every_batch(dataset, tmp_path):
+    out = tmp_path / "run"
+    cfg = config(
+        dataset, finetune__labeled_per_batch=8, finetune__top_ratio=0.5, finetune__per_class=True
+    )
+    results = run_dmt(cfg, out)
+    assert 0 <= results["test_accuracy"] <= 1
+    pseudo = np.load(out / "propagate" / "pseudo.npz")
+    y = np.where(pseudo["labeled"], pseudo["labels"], -1)
+    labeled = np.flatnonzero(pseudo["labeled"])
+    chosen = select_confident(
+        pseudo["confidence"],
+        0.5,
+        candidates=np.flatnonzero(y < 0),
+        labels=pseudo["labels"],
+        per_class=True,
+        tie_break=pseudo["probabilities"].max(1),
+    )
+    assert results["pseudo_labels_used"] == chosen.size
+    sampler = finetune_sampler(y, np.concatenate([labeled, chosen]), cfg.finetune, 9, 0)
+    batches = list(sampler)
+    assert len(batches) == 9
+    for b in batches:  # exactly 8 true labels, then 24 of the chosen pseudo labels
+        assert len(b) == 32 and np.isin(b[:8], labeled).all() and np.isin(b[8:], chosen).all()
+    assert finetune_sampler(y, labeled, config(dataset).finetune, 9, 0) is None  # DMT's batches
+    with pytest.raises(InputError, match="labeled_per_batch.*batch_size"):
+        run_dmt(config(dataset, finetune__labeled_per_batch=32), tmp_path / "bad")
 
 
 def test_fast_dev_run_via_cli(dataset, tmp_path, capsys):

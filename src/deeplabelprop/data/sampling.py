@@ -33,12 +33,20 @@ class TwoStreamBatchSampler(torch.utils.data.Sampler):
     """Batches of ``batch_labeled`` labeled + ``batch_unlabeled`` unlabeled indices (Iscen §5).
 
     One epoch is one pass over the unlabeled indices in a fresh random order (incomplete last
-    batch dropped); the labeled indices are cycled in fresh random orders as often as needed.
+    batch dropped), or ``n_batches`` batches, the unlabeled indices then cycled like the labeled
+    ones; the labeled indices are cycled in fresh random orders as often as needed.
     Deterministic in ``seed`` and the epoch (``set_epoch``).
     """
 
     def __init__(
-        self, labeled, unlabeled, batch_labeled: int, batch_unlabeled: int, *, seed: int = 0
+        self,
+        labeled,
+        unlabeled,
+        batch_labeled: int,
+        batch_unlabeled: int,
+        *,
+        seed: int = 0,
+        n_batches: int | None = None,
     ):
         self.labeled = np.asarray(labeled, dtype=np.int64)
         self.unlabeled = np.asarray(unlabeled, dtype=np.int64)
@@ -49,24 +57,44 @@ class TwoStreamBatchSampler(torch.utils.data.Sampler):
                 f"need labeled examples and at least {batch_unlabeled} unlabeled ones "
                 f"(have {self.labeled.size} and {self.unlabeled.size})"
             )
+        if n_batches is not None and n_batches < 1:
+            raise InputError(f"n_batches must be at least 1, got {n_batches}")
         self.batch_labeled, self.batch_unlabeled = batch_labeled, batch_unlabeled
-        self.seed, self.epoch = seed, 0
+        self.seed, self.epoch, self.n_batches = seed, 0, n_batches
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.unlabeled.size // self.batch_unlabeled
+        return self.n_batches or self.unlabeled.size // self.batch_unlabeled
 
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        unl = rng.permutation(self.unlabeled)
         n_batches = len(self)
-        need = n_batches * self.batch_labeled
-        cycles = -(-need // self.labeled.size)
-        lab = np.concatenate([rng.permutation(self.labeled) for _ in range(cycles)])[:need]
+        unl = _cycled(rng, self.unlabeled, n_batches * self.batch_unlabeled)
+        lab = _cycled(rng, self.labeled, n_batches * self.batch_labeled)
         for b in range(n_batches):
             yield (
                 lab[b * self.batch_labeled : (b + 1) * self.batch_labeled].tolist()
                 + unl[b * self.batch_unlabeled : (b + 1) * self.batch_unlabeled].tolist()
             )
+
+
+def _cycled(rng: np.random.Generator, pool: np.ndarray, need: int) -> np.ndarray:
+    """``need`` indices: fresh random orders of ``pool`` concatenated, as many as needed."""
+    cycles = -(-need // pool.size)
+    return np.concatenate([rng.permutation(pool) for _ in range(cycles)])[:need]
+
+
+def two_stream_batches(
+    sampler: TwoStreamBatchSampler, device, seed: int, epoch: int
+) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+    """The sampler's batches for ``epoch`` as index tensors on ``device``, each with the one
+    generator of the epoch's augmentation draws (seeded by ``seed`` and ``epoch`` only, so a
+    resumed run sees the same views)."""
+    sampler.set_epoch(epoch)
+    gen = torch.Generator().manual_seed(
+        int(np.random.default_rng([seed, epoch, 7]).integers(2**62))
+    )
+    for idx in sampler:
+        yield torch.as_tensor(idx, device=device), gen

@@ -85,6 +85,7 @@ def select_confident(
     labels: np.ndarray | None = None,
     candidates: np.ndarray | None = None,
     per_class: bool = False,
+    tie_break: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices of the most confident ``ratio`` of the candidates (DMT released code's variant).
 
@@ -97,10 +98,13 @@ def select_confident(
     candidates : ndarray of indices or bool mask, optional (default: all points)
     per_class : bool
         Keep the top ratio within each pseudo class instead of globally.
+    tie_break : ndarray of shape (n_samples,), optional
+        Ranks points of equal confidence, higher first (e.g. the top probability where DMT's
+        σ = 40 margin saturates at 1). Remaining ties are broken by index (stable).
 
     Returns
     -------
-    ndarray of int64 indices, sorted ascending. Ties are broken by index (stable).
+    ndarray of int64 indices, sorted ascending.
     """
     if not 0.0 <= ratio <= 1.0:
         raise InputError(f"ratio must be in [0, 1], got {ratio}")
@@ -119,6 +123,9 @@ def select_confident(
     keep = []
     for g in groups:
         n_keep = int(np.floor(ratio * g.size + 1e-9))
-        order = np.argsort(-conf[g], kind="stable")
+        if tie_break is None:
+            order = np.argsort(-conf[g], kind="stable")
+        else:  # lexsort: the last key is the primary one; both stable
+            order = np.lexsort((-np.asarray(tie_break, dtype=np.float64)[g], -conf[g]))
         keep.append(g[order[:n_keep]])
     return np.sort(np.concatenate(keep)) if keep else np.empty(0, dtype=np.int64)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, save_npz
-from ..data import ImageStream, ShiftFlip
+from ..data import ImageStream, ShiftFlip, TwoStreamBatchSampler
 from ..errors import InputError
 from ..evaluate import pseudo_label_accuracy, pseudo_label_map
 from ..graph.knn import default_device
@@ -59,6 +59,9 @@ class FinetuneSettings:
     use_pseudo_labels: bool = True  # False: labels only (DMT Table 2 "no propagation")
     min_confidence: float = 0.01  # DMT §3.3: drop α < 0.01
     top_ratio: float | None = None  # released code: keep only the most confident ratio, weight 1
+    per_class: bool = False  # top_ratio within each pseudo class (the confident set keeps them all)
+    # true labels in every batch (the rest pseudo labels); 0: batches uniform over all rows (DMT)
+    labeled_per_batch: int = 0
     shift: int = 2
     # examples per epoch (a smaller labeled set is cycled); None: the training set size, so that
     # "no propagation" trains as many steps as the pseudo-labeled runs
@@ -72,6 +75,24 @@ class DMTConfig(RecipeConfig):
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
 
 
+def finetune_sampler(
+    y: np.ndarray, rows: np.ndarray, ft: FinetuneSettings, n_batches: int, seed: int
+) -> TwoStreamBatchSampler | None:
+    """Batches of ``ft.labeled_per_batch`` true labels + pseudo-labeled rows, ``n_batches`` per
+    epoch (as many steps as uniform batches); None for DMT's uniform batches over ``rows``."""
+    if not ft.labeled_per_batch or not ft.use_pseudo_labels:
+        return None
+    labeled_rows = np.flatnonzero(y >= 0)
+    return TwoStreamBatchSampler(
+        labeled_rows,
+        np.setdiff1d(rows, labeled_rows),
+        ft.labeled_per_batch,
+        ft.batch_size - ft.labeled_per_batch,
+        seed=seed,
+        n_batches=n_batches,
+    )
+
+
 def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
     """Run (or resume) the three stages into ``out_dir``; returns the final results."""
     out = Path(out_dir)
@@ -79,6 +100,11 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
     if cfg.propagate.method not in PROPAGATORS:
         raise InputError(
             f"unknown propagator {cfg.propagate.method!r}; choose one of {', '.join(sorted(PROPAGATORS))}"
+        )
+    if not 0 <= cfg.finetune.labeled_per_batch < cfg.finetune.batch_size:
+        raise InputError(
+            f"finetune.labeled_per_batch must be in [0, batch_size={cfg.finetune.batch_size}), "
+            f"got {cfg.finetune.labeled_per_batch}; lower it or raise finetune.batch_size"
         )
     device = cfg.device or default_device()
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
@@ -153,7 +179,14 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
         unl = np.flatnonzero(y < 0)
         targets = pseudo["labels"]
         if ft.top_ratio is not None:
-            chosen = select_confident(pseudo["confidence"], ft.top_ratio, candidates=unl)
+            chosen = select_confident(
+                pseudo["confidence"],
+                ft.top_ratio,
+                candidates=unl,
+                labels=targets,
+                per_class=ft.per_class,
+                tie_break=pseudo["probabilities"].max(axis=1),  # where σ = 40 saturates
+            )
         else:
             chosen = unl[pseudo["confidence"][unl] >= ft.min_confidence]
             weights = pseudo["confidence"]  # DMT eq. (10): α_i (1 on labeled points)
@@ -181,8 +214,11 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
         indices=rows,
         epoch_size=ft.epoch_size or len(train_set),
     )
+    sampler = finetune_sampler(y, rows, ft, stream.steps_per_epoch, cfg.seed)
     monitor = AccuracyMonitor(test_set.images, test_set.labels)
-    task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
+    task = WeightedClassification(
+        stream, targets, example_weights=weights, monitor=monitor, sampler=sampler
+    )
     tcfg = TrainConfig(
         epochs=1 if cfg.fast_dev_run else ft.epochs, lr=ft.lr, seed=cfg.seed, progress=progress
     )

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.sampling import TwoStreamBatchSampler
+from ..data.sampling import TwoStreamBatchSampler, two_stream_batches
 from ..data.stream import ImageStream
 from ..errors import InputError
 from ..propagation.confidence import class_balance_weights, entropy_weight
@@ -170,12 +170,7 @@ class IterativePropagation:
         self.epoch_info = info
 
     def batches(self, epoch: int):
-        self.sampler.set_epoch(epoch)
-        gen = torch.Generator().manual_seed(
-            int(np.random.default_rng([self.stream.seed, epoch, 7]).integers(2**62))
-        )
-        for idx in self.sampler:
-            yield torch.as_tensor(idx, device=self.stream.device), gen
+        return two_stream_batches(self.sampler, self.stream.device, self.stream.seed, epoch)
 
     def loss(self, model, batch, step):
         idx, gen = batch
