@@ -96,6 +96,7 @@ def test_true_labels_in_every_batch(dataset, tmp_path):
     assert finetune_sampler(y, labeled, config(dataset).finetune, 9, 0) is None  # DMT's batches
     with pytest.raises(InputError, match="labeled_per_batch.*batch_size"):
         run_dmt(config(dataset, finetune__labeled_per_batch=32), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()  # nothing written for invalid settings
 
 
 def test_fast_dev_run_via_cli(dataset, tmp_path, capsys):

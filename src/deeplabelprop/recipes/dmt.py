@@ -95,17 +95,17 @@ def finetune_sampler(
 
 def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
     """Run (or resume) the three stages into ``out_dir``; returns the final results."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.propagate.method not in PROPAGATORS:
-        raise InputError(
-            f"unknown propagator {cfg.propagate.method!r}; choose one of {', '.join(sorted(PROPAGATORS))}"
-        )
     if not 0 <= cfg.finetune.labeled_per_batch < cfg.finetune.batch_size:
         raise InputError(
             f"finetune.labeled_per_batch must be in [0, batch_size={cfg.finetune.batch_size}), "
             f"got {cfg.finetune.labeled_per_batch}; lower it or raise finetune.batch_size"
         )
+    if cfg.propagate.method not in PROPAGATORS:
+        raise InputError(
+            f"unknown propagator {cfg.propagate.method!r}; choose one of {', '.join(sorted(PROPAGATORS))}"
+        )
+    out = Path(out_dir)  # created only once the settings are known to be valid
+    out.mkdir(parents=True, exist_ok=True)
     device = cfg.device or default_device()
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     train_set, test_set = train_and_test(
