@@ -26,6 +26,8 @@ ABLATIONS = {
     "no confidence weighting": {"confidence_weighting": False},
     "no category loss": {"category_loss": False},
     "K=50": {"n_voters": 50},
+    # ours: 32 labeled rows in every batch of 128 (the paper samples all rows uniformly)
+    "LLP, labels in every batch": {"labeled_per_batch": 32},
 }
 
 

@@ -9,7 +9,7 @@ from deeplabelprop import InputError
 from deeplabelprop.cli import main
 from deeplabelprop.propagation import select_confident
 from deeplabelprop.recipes import DMTConfig, load_recipe, run_dmt
-from deeplabelprop.recipes.dmt import finetune_sampler
+from deeplabelprop.recipes.common import labeled_sampler
 from tests.conftest import recipe_config
 
 
@@ -88,12 +88,12 @@ def test_true_labels_in_every_batch(dataset, tmp_path):
         tie_break=pseudo["probabilities"].max(1),
     )
     assert results["pseudo_labels_used"] == chosen.size
-    sampler = finetune_sampler(y, np.concatenate([labeled, chosen]), cfg.finetune, 9, 0)
+    sampler = labeled_sampler(y, np.concatenate([labeled, chosen]), 8, 32, 9, 0)
     batches = list(sampler)
     assert len(batches) == 9
     for b in batches:  # exactly 8 true labels, then 24 of the chosen pseudo labels
         assert len(b) == 32 and np.isin(b[:8], labeled).all() and np.isin(b[8:], chosen).all()
-    assert finetune_sampler(y, labeled, config(dataset).finetune, 9, 0) is None  # DMT's batches
+    assert labeled_sampler(y, labeled, 0, 32, 9, 0) is None  # DMT's uniform batches
     with pytest.raises(InputError, match="labeled_per_batch.*batch_size"):
         run_dmt(config(dataset, finetune__labeled_per_batch=32), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()  # nothing written for invalid settings

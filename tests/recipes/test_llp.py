@@ -50,8 +50,9 @@ class Killed(Exception):
     """Stands for the process being killed during stage 2."""
 
 
-def test_resume_equals_uninterrupted(dataset, tmp_path):
-    cfg = config(dataset)
+@pytest.mark.parametrize("labeled_per_batch", [0, 4])  # uniform batches; labels in each
+def test_resume_equals_uninterrupted(dataset, tmp_path, labeled_per_batch):
+    cfg = config(dataset, propagation__labeled_per_batch=labeled_per_batch)
     run_llp(cfg, tmp_path / "whole")
     original = recipe_module.LocalLabelPropagation.batches
 
@@ -82,3 +83,23 @@ def test_cli_fast_dev_run_and_bad_settings(dataset, tmp_path, capsys):
     assert "nn_accuracy" in capsys.readouterr().out
     code = main(["run", str(cfg), "--set", "warm.source=checkpoint", "-o", str(tmp_path / "x")])
     assert code == 2 and "warm.checkpoint" in capsys.readouterr().err
+
+
+def test_labeled_rows_in_every_batch(dataset, tmp_path):
+    from deeplabelprop.data import ImageStream, ShiftFlip
+    from deeplabelprop.recipes.common import labeled_sampler
+    from deeplabelprop.train.local_aggregation import LocalLabelPropagation
+
+    y = np.full(300, -1)
+    y[[3, 50, 120, 200, 299]] = [0, 1, 2, 0, 1]
+    stream = ImageStream(np.zeros((300, 8, 8, 1), np.uint8), ShiftFlip(shift=1), 32, 0)
+    sampler = labeled_sampler(y, np.arange(300), 4, 32, stream.steps_per_epoch, 0)
+    bank = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
+    task = LocalLabelPropagation(stream, y, 3, bank, n_voters=2, n_density=4, sampler=sampler)
+    batches = [idx.numpy() for idx, _ in task.batches(0)]
+    assert len(batches) == task.steps_per_epoch == 300 // 32  # the uniform sampler's step count
+    for b in batches:  # 4 labeled rows, then 28 unlabeled ones
+        assert (y[b[:4]] >= 0).all() and (y[b[4:]] < 0).all()
+    with pytest.raises(Exception, match="propagation.labeled_per_batch"):
+        run_llp(config(dataset, propagation__labeled_per_batch=32), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, save_npz
-from ..data import ImageStream, ShiftFlip, TwoStreamBatchSampler
+from ..data import ImageStream, ShiftFlip
 from ..errors import InputError
 from ..evaluate import pseudo_label_accuracy, pseudo_label_map
 from ..graph.knn import default_device
@@ -32,7 +32,9 @@ from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
 from .common import (
     MetricSettings,
     RecipeConfig,
+    check_labeled_per_batch,
     classifier_model,
+    labeled_sampler,
     metric_stage,
     run_split,
     save_test_predictions,
@@ -75,31 +77,9 @@ class DMTConfig(RecipeConfig):
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
 
 
-def finetune_sampler(
-    y: np.ndarray, rows: np.ndarray, ft: FinetuneSettings, n_batches: int, seed: int
-) -> TwoStreamBatchSampler | None:
-    """Batches of ``ft.labeled_per_batch`` true labels + pseudo-labeled rows, ``n_batches`` per
-    epoch (as many steps as uniform batches); None for DMT's uniform batches over ``rows``."""
-    if not ft.labeled_per_batch or not ft.use_pseudo_labels:
-        return None
-    labeled_rows = np.flatnonzero(y >= 0)
-    return TwoStreamBatchSampler(
-        labeled_rows,
-        np.setdiff1d(rows, labeled_rows),
-        ft.labeled_per_batch,
-        ft.batch_size - ft.labeled_per_batch,
-        seed=seed,
-        n_batches=n_batches,
-    )
-
-
 def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
     """Run (or resume) the three stages into ``out_dir``; returns the final results."""
-    if not 0 <= cfg.finetune.labeled_per_batch < cfg.finetune.batch_size:
-        raise InputError(
-            f"finetune.labeled_per_batch must be in [0, batch_size={cfg.finetune.batch_size}), "
-            f"got {cfg.finetune.labeled_per_batch}; lower it or raise finetune.batch_size"
-        )
+    check_labeled_per_batch(cfg.finetune.labeled_per_batch, cfg.finetune.batch_size, "finetune")
     if cfg.propagate.method not in PROPAGATORS:
         raise InputError(
             f"unknown propagator {cfg.propagate.method!r}; choose one of {', '.join(sorted(PROPAGATORS))}"
@@ -214,7 +194,14 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
         indices=rows,
         epoch_size=ft.epoch_size or len(train_set),
     )
-    sampler = finetune_sampler(y, rows, ft, stream.steps_per_epoch, cfg.seed)
+    sampler = labeled_sampler(
+        y,
+        rows,
+        ft.labeled_per_batch if ft.use_pseudo_labels else 0,  # labels only: every row is labeled
+        ft.batch_size,
+        stream.steps_per_epoch,
+        cfg.seed,
+    )
     monitor = AccuracyMonitor(test_set.images, test_set.labels)
     task = WeightedClassification(
         stream, targets, example_weights=weights, monitor=monitor, sampler=sampler

@@ -27,7 +27,9 @@ from ..train.local_aggregation import LocalLabelPropagation
 from .common import (
     MetricSettings,
     RecipeConfig,
+    check_labeled_per_batch,
     classifier_model,
+    labeled_sampler,
     metric_stage,
     run_split,
     save_test_predictions,
@@ -60,6 +62,8 @@ class PropagationSettings:
     density_weighting: bool = True  # "lw": P(i|v)/ρ(v_i) instead of P(i|v)
     confidence_weighting: bool = True  # c in eq. (4); off = "woc"
     category_loss: bool = True  # CE in eq. (4); off = embedding loss only
+    # ours: labeled rows in every batch (the rest drawn from the unlabeled); 0: uniform (paper)
+    labeled_per_batch: int = 0
     shift: int = 2
 
 
@@ -73,6 +77,9 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
     """Run (or resume) the warm start and LLP training into ``out_dir``; returns the results."""
     if cfg.warm.source not in ("instance", "checkpoint"):
         raise InputError(f"warm.source must be instance or checkpoint, got {cfg.warm.source!r}")
+    check_labeled_per_batch(
+        cfg.propagation.labeled_per_batch, cfg.propagation.batch_size, "propagation"
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = cfg.device or default_device()
@@ -123,6 +130,14 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
         monitor=AccuracyMonitor(test_set.images, test_set.labels),
         truth=train_set.labels,
         pseudo_dir=out / "llp" / "pseudo",
+        sampler=labeled_sampler(
+            y,
+            np.arange(len(y)),
+            p.labeled_per_batch,
+            p.batch_size,
+            stream.steps_per_epoch,
+            cfg.seed,
+        ),
     )
     tcfg = TrainConfig(
         epochs=1 if cfg.fast_dev_run else p.epochs,
