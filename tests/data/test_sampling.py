@@ -57,3 +57,21 @@ def test_fixed_number_of_batches_cycles_both_streams():
     assert len(one) == 3 and [b[2:] for b in one] == [b[2:] for b in batches[:3]]
     with pytest.raises(InputError):
         TwoStreamBatchSampler(labeled, unlabeled, 2, 6, n_batches=0)
+
+
+def test_stream_with_labeled_rows_in_every_batch():
+    from deeplabelprop.data import ImageStream, ShiftFlip
+
+    images = np.zeros((100, 4, 4, 1), np.uint8)
+    labeled = np.array([5, 17, 60])
+    stream = ImageStream(images, ShiftFlip(), 20, 3, labeled=labeled, labeled_per_batch=2)
+    batches = [idx.numpy() for idx, _ in stream.batches(1)]
+    assert len(batches) == stream.steps_per_epoch == 5  # as many as the uniform batches
+    for b in batches:
+        assert np.isin(b[:2], labeled).all() and not np.isin(b[2:], labeled).any()
+    again = [idx.numpy() for idx, _ in stream.batches(1)]
+    # deterministic per epoch
+    assert all((a == b).all() for a, b in zip(batches, again, strict=True))
+    for bad in ({"labeled_per_batch": 20, "labeled": labeled}, {"labeled_per_batch": 2}):
+        with pytest.raises(ValueError, match="labeled_per_batch"):
+            ImageStream(images, ShiftFlip(), 20, 3, **bad)

@@ -7,9 +7,9 @@ import pytest
 
 from deeplabelprop import InputError
 from deeplabelprop.cli import main
+from deeplabelprop.data import ImageStream, ShiftFlip
 from deeplabelprop.propagation import select_confident
 from deeplabelprop.recipes import DMTConfig, load_recipe, run_dmt
-from deeplabelprop.recipes.common import labeled_sampler
 from tests.conftest import recipe_config
 
 
@@ -88,12 +88,21 @@ def test_true_labels_in_every_batch(dataset, tmp_path):
         tie_break=pseudo["probabilities"].max(1),
     )
     assert results["pseudo_labels_used"] == chosen.size
-    sampler = labeled_sampler(y, np.concatenate([labeled, chosen]), 8, 32, 9, 0)
-    batches = list(sampler)
-    assert len(batches) == 9
+    # the finetune's stream, as the recipe builds it: 300 examples per epoch in batches of 32
+    stream = ImageStream(
+        np.zeros((300, 8, 8, 1), np.uint8),
+        ShiftFlip(shift=1),
+        32,
+        0,
+        indices=np.concatenate([labeled, chosen]),
+        epoch_size=300,
+        labeled=labeled,
+        labeled_per_batch=8,
+    )
+    batches = [idx.numpy() for idx, _ in stream.batches(0)]
+    assert len(batches) == stream.steps_per_epoch == 300 // 32  # as many as uniform batches
     for b in batches:  # exactly 8 true labels, then 24 of the chosen pseudo labels
         assert len(b) == 32 and np.isin(b[:8], labeled).all() and np.isin(b[8:], chosen).all()
-    assert labeled_sampler(y, labeled, 0, 32, 9, 0) is None  # DMT's uniform batches
     with pytest.raises(InputError, match="labeled_per_batch.*batch_size"):
         run_dmt(config(dataset, finetune__labeled_per_batch=32), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()  # nothing written for invalid settings

@@ -87,15 +87,20 @@ def test_cli_fast_dev_run_and_bad_settings(dataset, tmp_path, capsys):
 
 def test_labeled_rows_in_every_batch(dataset, tmp_path):
     from deeplabelprop.data import ImageStream, ShiftFlip
-    from deeplabelprop.recipes.common import labeled_sampler
     from deeplabelprop.train.local_aggregation import LocalLabelPropagation
 
     y = np.full(300, -1)
     y[[3, 50, 120, 200, 299]] = [0, 1, 2, 0, 1]
-    stream = ImageStream(np.zeros((300, 8, 8, 1), np.uint8), ShiftFlip(shift=1), 32, 0)
-    sampler = labeled_sampler(y, np.arange(300), 4, 32, stream.steps_per_epoch, 0)
+    stream = ImageStream(
+        np.zeros((300, 8, 8, 1), np.uint8),
+        ShiftFlip(shift=1),
+        32,
+        0,
+        labeled=np.flatnonzero(y >= 0),
+        labeled_per_batch=4,
+    )
     bank = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
-    task = LocalLabelPropagation(stream, y, 3, bank, n_voters=2, n_density=4, sampler=sampler)
+    task = LocalLabelPropagation(stream, y, 3, bank, n_voters=2, n_density=4)
     batches = [idx.numpy() for idx, _ in task.batches(0)]
     assert len(batches) == task.steps_per_epoch == 300 // 32  # the uniform sampler's step count
     for b in batches:  # 4 labeled rows, then 28 unlabeled ones

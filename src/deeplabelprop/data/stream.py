@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .augment import NORMALIZATION, normalize, to_tensor
+from .sampling import TwoStreamBatchSampler, two_stream_batches
 
 
 @dataclass
@@ -29,6 +30,10 @@ class ImageStream:
     dataset: str = ""
     indices: np.ndarray | None = None  # train on these rows only (default: all)
     epoch_size: int | None = None  # examples per epoch; a smaller pool is cycled (default: pool)
+    # with labeled_per_batch > 0, every batch holds that many of the ``labeled`` rows and the rest
+    # from the other rows of the pool (Iscen's two streams), as many batches as uniform ones
+    labeled: np.ndarray | None = None
+    labeled_per_batch: int = 0
     mean: tuple = field(init=False)
     std: tuple = field(init=False)
 
@@ -44,6 +49,22 @@ class ImageStream:
             raise ValueError(f"epoch_size must be at least 1, got {self.epoch_size}")
         self.per_epoch = max(self.pool.size, self.epoch_size or 0)
         self.batch_size = min(self.batch_size, self.per_epoch)
+        self.sampler = None
+        if self.labeled_per_batch:
+            if not 0 < self.labeled_per_batch < self.batch_size or self.labeled is None:
+                raise ValueError(
+                    f"labeled_per_batch must be in [0, batch_size={self.batch_size}) and needs "
+                    f"the labeled rows, got {self.labeled_per_batch}"
+                )
+            labeled = np.asarray(self.labeled, np.int64)
+            self.sampler = TwoStreamBatchSampler(
+                labeled,
+                np.setdiff1d(self.pool, labeled),
+                self.labeled_per_batch,
+                self.batch_size - self.labeled_per_batch,
+                seed=self.seed,
+                n_batches=self.steps_per_epoch,
+            )
         channels = self.images.shape[-1]
         self.mean, self.std = NORMALIZATION.get(
             self.dataset, ((0.5,) * channels, (0.25,) * channels)
@@ -54,6 +75,9 @@ class ImageStream:
         return self.per_epoch // self.batch_size
 
     def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+        if self.sampler is not None:
+            yield from two_stream_batches(self.sampler, self.device, self.seed, epoch)
+            return
         rng = np.random.default_rng([self.seed, epoch])
         # a pool smaller than the epoch is passed over in fresh orders, as often as needed
         cycles = -(-self.steps_per_epoch * self.batch_size // self.pool.size)

@@ -41,9 +41,8 @@ class PretrainConfig:
     nce_negatives: int | None = None
     objective: str = "memory-bank"  # instance only: or "two-view"
     crop_scale: float = 0.2  # smallest area fraction of the random resized crop (Wu et al.: 0.2)
-    jitter: float = (
-        0.4  # brightness / contrast (/ saturation) factors in [1 - j, 1 + j] (Wu et al.: 0.4)
-    )
+    # brightness / contrast (/ saturation) factors in [1 - j, 1 + j] (Wu et al.: 0.4)
+    jitter: float = 0.4
     embedding_dim: int = 128
     width: int | None = None
     n_labeled: int = 100  # bootstrap only

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..atomic import save_npy
-from ..data import ImageStream, ShiftFlip, TwoStreamBatchSampler, load_dataset, make_split
+from ..data import ImageStream, ShiftFlip, load_dataset, make_split
 from ..data.splits import load_split, save_split
 from ..errors import InputError
 from ..models import build_model
@@ -218,27 +218,3 @@ def check_labeled_per_batch(value: int, batch_size: int, section: str) -> None:
             f"{section}.labeled_per_batch must be in [0, batch_size={batch_size}), got {value}; "
             f"lower it or raise {section}.batch_size"
         )
-
-
-def labeled_sampler(
-    y: np.ndarray,
-    rows: np.ndarray,
-    labeled_per_batch: int,
-    batch_size: int,
-    n_batches: int,
-    seed: int,
-) -> TwoStreamBatchSampler | None:
-    """Batches of ``labeled_per_batch`` true labels + the other ``rows`` (pseudo-labeled),
-    ``n_batches`` per epoch (as many steps as uniform batches); None (uniform batches over
-    ``rows``, the papers' sampling) when ``labeled_per_batch`` is 0."""
-    if not labeled_per_batch:
-        return None
-    labeled_rows = np.flatnonzero(y >= 0)
-    return TwoStreamBatchSampler(
-        labeled_rows,
-        np.setdiff1d(rows, labeled_rows),
-        labeled_per_batch,
-        batch_size - labeled_per_batch,
-        seed=seed,
-        n_batches=n_batches,
-    )

@@ -34,7 +34,6 @@ from .common import (
     RecipeConfig,
     check_labeled_per_batch,
     classifier_model,
-    labeled_sampler,
     metric_stage,
     run_split,
     save_test_predictions,
@@ -193,19 +192,12 @@ def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> d
         cfg.dataset,
         indices=rows,
         epoch_size=ft.epoch_size or len(train_set),
-    )
-    sampler = labeled_sampler(
-        y,
-        rows,
-        ft.labeled_per_batch if ft.use_pseudo_labels else 0,  # labels only: every row is labeled
-        ft.batch_size,
-        stream.steps_per_epoch,
-        cfg.seed,
+        labeled=np.flatnonzero(y >= 0),
+        # labels only: every row is labeled, the batches stay uniform
+        labeled_per_batch=ft.labeled_per_batch if ft.use_pseudo_labels else 0,
     )
     monitor = AccuracyMonitor(test_set.images, test_set.labels)
-    task = WeightedClassification(
-        stream, targets, example_weights=weights, monitor=monitor, sampler=sampler
-    )
+    task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
     tcfg = TrainConfig(
         epochs=1 if cfg.fast_dev_run else ft.epochs, lr=ft.lr, seed=cfg.seed, progress=progress
     )

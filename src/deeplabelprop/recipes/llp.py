@@ -29,7 +29,6 @@ from .common import (
     RecipeConfig,
     check_labeled_per_batch,
     classifier_model,
-    labeled_sampler,
     metric_stage,
     run_split,
     save_test_predictions,
@@ -113,7 +112,14 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
     p = cfg.propagation
     model = classifier_model(cfg, train_set, device, encoder=warm / "encoder.pt")
     stream = ImageStream(
-        train_set.images, ShiftFlip(shift=p.shift), p.batch_size, cfg.seed, device, cfg.dataset
+        train_set.images,
+        ShiftFlip(shift=p.shift),
+        p.batch_size,
+        cfg.seed,
+        device,
+        cfg.dataset,
+        labeled=np.flatnonzero(y >= 0),
+        labeled_per_batch=p.labeled_per_batch,
     )
     task = LocalLabelPropagation(
         stream,
@@ -130,14 +136,6 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
         monitor=AccuracyMonitor(test_set.images, test_set.labels),
         truth=train_set.labels,
         pseudo_dir=out / "llp" / "pseudo",
-        sampler=labeled_sampler(
-            y,
-            np.arange(len(y)),
-            p.labeled_per_batch,
-            p.batch_size,
-            stream.steps_per_epoch,
-            cfg.seed,
-        ),
     )
     tcfg = TrainConfig(
         epochs=1 if cfg.fast_dev_run else p.epochs,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.sampling import TwoStreamBatchSampler, two_stream_batches
 from ..data.stream import ImageStream
 from .losses import weighted_cross_entropy
 
@@ -51,8 +50,6 @@ class WeightedClassification:
 
     ``example_weights`` ω (N,) (DMT's confidence α or Iscen's ω; 1 for true labels) and
     ``class_weights`` ζ (C,) default to 1. The loss is (1/B) Σ ω ζ (-log p_y), as in the papers.
-    Batches are the stream's (uniform over its rows), or a ``sampler``'s (e.g. a fixed number
-    of true labels in every batch).
     """
 
     def __init__(
@@ -63,10 +60,9 @@ class WeightedClassification:
         example_weights=None,
         class_weights=None,
         monitor: AccuracyMonitor | None = None,
-        sampler: TwoStreamBatchSampler | None = None,
     ):
         device = stream.device
-        self.stream, self.monitor, self.sampler = stream, monitor, sampler
+        self.stream, self.monitor = stream, monitor
         self.targets = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
         self.weights = (
             None
@@ -81,12 +77,10 @@ class WeightedClassification:
 
     @property
     def steps_per_epoch(self) -> int:
-        return self.stream.steps_per_epoch if self.sampler is None else len(self.sampler)
+        return self.stream.steps_per_epoch
 
     def batches(self, epoch: int):
-        if self.sampler is None:
-            return self.stream.batches(epoch)
-        return two_stream_batches(self.sampler, self.stream.device, self.stream.seed, epoch)
+        return self.stream.batches(epoch)
 
     def loss(self, model, batch, step):
         idx, gen = batch

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.sampling import TwoStreamBatchSampler, two_stream_batches
 from ..data.stream import ImageStream
 from ..pretrain.memory_bank import MemoryBank
 from ..propagation.local import labeled_log_density, local_votes
@@ -71,9 +70,6 @@ class LocalLabelPropagation:
     (eq. 8). Every step: loss c · [CE(ŷ) + L_A(v)] (eq. 4; weight decay λ in the optimiser) and the
     bank update v̄_i ← normalise(m v̄_i + (1 - m) v_i).
 
-    Batches are the stream's (uniform over all rows, the paper), or a ``sampler``'s (a fixed
-    number of labeled rows in every batch).
-
     Ablations (LLP Table 6): ``confidence_weighting`` (c = 1 when off), ``category_loss`` (CE off),
     ``density_weighting`` (plain weighted kNN, eq. 5), ``n_voters`` K.
     """
@@ -95,11 +91,9 @@ class LocalLabelPropagation:
         monitor: AccuracyMonitor | None = None,
         truth=None,
         pseudo_dir=None,
-        sampler: TwoStreamBatchSampler | None = None,
     ):
         device = stream.device
         self.stream, self.monitor, self.truth, self.pseudo_dir = stream, monitor, truth, pseudo_dir
-        self.sampler = sampler
         self.y = np.asarray(labels, dtype=np.int64)
         self.n_classes, self.tau = n_classes, tau
         self.n_voters, self.n_density = n_voters, n_density
@@ -118,12 +112,10 @@ class LocalLabelPropagation:
 
     @property
     def steps_per_epoch(self) -> int:
-        return self.stream.steps_per_epoch if self.sampler is None else len(self.sampler)
+        return self.stream.steps_per_epoch
 
     def batches(self, epoch: int):
-        if self.sampler is None:
-            return self.stream.batches(epoch)
-        return two_stream_batches(self.sampler, self.stream.device, self.stream.seed, epoch)
+        return self.stream.batches(epoch)
 
     @torch.no_grad()
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
