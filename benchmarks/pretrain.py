@@ -71,6 +71,7 @@ def main() -> None:
     )
     p.add_argument("--crop-scale", type=float, default=0.2)
     p.add_argument("--jitter", type=float, default=0.4)
+    p.add_argument("--erase", type=float, default=0.0, help="random-erasing probability")
     p.add_argument("--out", default="runs/bench-pretrain")
     args = p.parse_args()
     cfg = PretrainConfig(
@@ -86,6 +87,7 @@ def main() -> None:
         nce_negatives=args.nce_negatives,
         crop_scale=args.crop_scale,
         jitter=args.jitter,
+        erase=args.erase,
     )
     t0 = time.perf_counter()
     run_pretraining(cfg, args.out, progress=False)
@@ -93,7 +95,7 @@ def main() -> None:
     lines = [json.loads(x) for x in (Path(args.out) / "metrics.jsonl").read_text().splitlines()]
     print(
         f"objective {args.objective} (NCE negatives: {args.nce_negatives}), small-cnn width {args.width}, "
-        f"lr {args.lr}, tau {args.tau}, crop scale {args.crop_scale}-1, jitter {args.jitter}, "
+        f"lr {args.lr}, tau {args.tau}, crop scale {args.crop_scale}-1, jitter {args.jitter}, erase {args.erase}, "
         f"batch {args.batch_size}; total {total / 60:.1f} min (this invocation)"
     )
     print(

@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.4,
         help="colour jitter strength: brightness and contrast factors in [1 - j, 1 + j]",
     )
+    pt.add_argument(
+        "--erase",
+        type=float,
+        default=0.0,
+        help="probability of random erasing (one rectangle of 2-20 %% of the image per view)",
+    )
     pt.add_argument("--embedding-dim", type=int, default=128)
     pt.add_argument("--width", type=int, help="backbone width (model-specific meaning)")
     pt.add_argument("--n-labeled", type=int, default=100, help="bootstrap: labeled examples")
@@ -365,6 +371,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         objective=args.objective,
         crop_scale=args.crop_scale,
         jitter=args.jitter,
+        erase=args.erase,
         embedding_dim=args.embedding_dim,
         width=args.width,
         n_labeled=args.n_labeled,

@@ -11,6 +11,7 @@ from deeplabelprop.data.augment import (
     color_jitter,
     normalize,
     random_crop,
+    random_erasing,
     random_grayscale,
     random_hflip,
     random_resized_crop,
@@ -62,7 +63,7 @@ def test_flip_resized_crop_grayscale_closed_forms():
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("aug", [ShiftFlip(), InstanceAugment()])
+@pytest.mark.parametrize("aug", [ShiftFlip(), InstanceAugment(), InstanceAugment(erase=0.5)])
 def test_pipelines_shapes_ranges_determinism(channels, aug):
     x = batch(c=channels)
     a, b = aug(x, gen(7)), aug(x, gen(7))
@@ -76,3 +77,51 @@ def test_normalize():
     x = batch(c=1)
     mean, std = NORMALIZATION["fashion-mnist"]
     torch.testing.assert_close(normalize(x, mean, std), (x - mean[0]) / std[0])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_random_erasing_fills_one_rectangle(channels):
+    """Each erased image differs from its input in exactly one axis-aligned rectangle of area
+    fraction within the scale range (up to rounding), filled with one value on every channel."""
+    b, h, w = 200, 28, 28
+    x = torch.full((b, channels, h, w), 2.0)  # out of [0, 1]: every fill value is distinguishable
+    y = random_erasing(x, gen(3), p=1.0, scale=(0.02, 0.2), ratio=(0.3, 3.3))
+    for i in range(b):
+        changed = (y[i] != x[i]).any(dim=0)
+        rows, cols = torch.nonzero(changed, as_tuple=True)
+        top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        assert changed.sum() == (bottom - top) * (right - left)  # a full rectangle
+        eh, ew = (bottom - top).item(), (right - left).item()
+        # each side is rounded by at most half a pixel from sides of area fraction in [0.02, 0.2]
+        assert (eh - 0.5) * (ew - 0.5) <= 0.2 * h * w
+        assert (eh + 0.5) * (ew + 0.5) >= 0.02 * h * w
+        assert 0.3 * (ew - 0.5) / (eh + 0.5) <= 1 and (eh - 0.5) / (ew + 0.5) <= 3.3
+        fill = y[i][:, changed]
+        assert torch.all(fill == fill[0, 0]) and 0 <= fill[0, 0] <= 1
+    assert torch.equal(random_erasing(x, gen(3), p=0.0), x)
+    some = random_erasing(x, gen(4), p=0.5)
+    erased = (some != x).flatten(1).any(dim=1).float().mean().item()
+    assert 0.35 < erased < 0.65  # Binomial(200, 0.5): 5 standard deviations either side
+
+
+def test_instance_augment_without_erasing_draws_as_before():
+    """erase = 0 makes no random draws: runs configured before the option reproduce exactly."""
+    x = batch(c=1)
+    g1, g2 = gen(5), gen(5)
+    a = InstanceAugment(erase=0.0)(x, g1)
+    ref = random_hflip(
+        random_grayscale(
+            color_jitter(
+                random_resized_crop(x, g2, scale=(0.2, 1.0)),
+                g2,
+                brightness=0.4,
+                contrast=0.4,
+                saturation=0.4,
+            ),
+            g2,
+            0.2,
+        ),
+        g2,
+    )
+    assert torch.equal(a, ref)
+    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))

@@ -106,6 +106,9 @@ def test_true_labels_in_every_batch(dataset, tmp_path):
     with pytest.raises(InputError, match="labeled_per_batch.*batch_size"):
         run_dmt(config(dataset, finetune__labeled_per_batch=32), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()  # nothing written for invalid settings
+    with pytest.raises(InputError, match="metric.erase"):
+        run_dmt(config(dataset, metric__erase=2.0), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_fast_dev_run_via_cli(dataset, tmp_path, capsys):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from deeplabelprop import InputError
 from deeplabelprop.cli import main
 from deeplabelprop.recipes import LLPConfig, run_llp
 from deeplabelprop.recipes import llp as recipe_module
@@ -107,4 +108,7 @@ def test_labeled_rows_in_every_batch(dataset, tmp_path):
         assert (y[b[:4]] >= 0).all() and (y[b[4:]] < 0).all()
     with pytest.raises(Exception, match="propagation.labeled_per_batch"):
         run_llp(config(dataset, propagation__labeled_per_batch=32), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(InputError, match="warm.jitter"):
+        run_llp(config(dataset, warm__jitter=-1.0), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()

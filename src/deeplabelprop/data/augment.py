@@ -155,6 +155,42 @@ def random_grayscale(x: torch.Tensor, gen: torch.Generator, p: float = 0.2) -> t
     return torch.where(gray, _gray(x).expand_as(x), x)
 
 
+def random_erasing(
+    x: torch.Tensor,
+    gen: torch.Generator,
+    p: float = 0.5,
+    *,
+    scale: tuple[float, float] = (0.02, 0.2),
+    ratio: tuple[float, float] = (0.3, 3.3),
+) -> torch.Tensor:
+    """Random erasing (Zhong et al. 2020): with probability p per image, fill one rectangle of
+    area fraction in ``scale`` and aspect ratio (height / width) in ``ratio`` (log-uniform)
+    with a single random grey value in [0, 1]; the rectangle lies inside the image."""
+    b, _, h, w = x.shape
+    area = torch.rand(b, generator=gen) * (scale[1] - scale[0]) + scale[0]
+    log_r = torch.rand(b, generator=gen) * (math.log(ratio[1]) - math.log(ratio[0])) + math.log(
+        ratio[0]
+    )
+    aspect = torch.exp(log_r)
+    eh = (torch.sqrt(area * aspect) * h).round().clamp(1, h).long()
+    ew = (torch.sqrt(area / aspect) * w).round().clamp(1, w).long()
+    top = (torch.rand(b, generator=gen) * (h - eh + 1)).long()
+    left = (torch.rand(b, generator=gen) * (w - ew + 1)).long()
+    value = torch.rand(b, generator=gen)
+    apply = torch.rand(b, generator=gen) < p
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    inside = (
+        (rows >= top.view(-1, 1, 1))
+        & (rows < (top + eh).view(-1, 1, 1))
+        & (cols >= left.view(-1, 1, 1))
+        & (cols < (left + ew).view(-1, 1, 1))
+        & apply.view(-1, 1, 1)
+    )
+    fill = value.view(-1, 1, 1, 1).to(x.device, x.dtype)
+    return torch.where(inside.unsqueeze(1).to(x.device), fill, x)
+
+
 @dataclass(frozen=True)
 class ShiftFlip:
     """Iscen / Mean Teacher training augmentation: translate ±``shift`` px (reflect), flip."""
@@ -170,12 +206,14 @@ class ShiftFlip:
 @dataclass(frozen=True)
 class InstanceAugment:
     """Instance discrimination (Wu et al. 2018): resized crop (scale 0.2-1), colour jitter 0.4
-    (p = 0.8), random grayscale 0.2, horizontal flip."""
+    (p = 0.8), random grayscale 0.2, horizontal flip; then, an option of ours, random erasing
+    with probability ``erase`` (off by default: Wu et al. do not erase)."""
 
     scale: tuple[float, float] = (0.2, 1.0)
     jitter: float = 0.4
     grayscale: float = 0.2
     flip: bool = True
+    erase: float = 0.0
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         x = random_resized_crop(x, gen, scale=self.scale)
@@ -183,4 +221,7 @@ class InstanceAugment:
             x, gen, brightness=self.jitter, contrast=self.jitter, saturation=self.jitter
         )
         x = random_grayscale(x, gen, self.grayscale)
-        return random_hflip(x, gen) if self.flip else x
+        if self.flip:
+            x = random_hflip(x, gen)
+        # no draws when off, so runs without erasing reproduce the earlier ones exactly
+        return random_erasing(x, gen, self.erase) if self.erase > 0 else x

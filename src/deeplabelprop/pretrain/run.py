@@ -43,12 +43,28 @@ class PretrainConfig:
     crop_scale: float = 0.2  # smallest area fraction of the random resized crop (Wu et al.: 0.2)
     # brightness / contrast (/ saturation) factors in [1 - j, 1 + j] (Wu et al.: 0.4)
     jitter: float = 0.4
+    erase: float = 0.0  # random-erasing probability (ours; Wu et al.: none)
     embedding_dim: int = 128
     width: int | None = None
     n_labeled: int = 100  # bootstrap only
     seed: int = 0
     data_dir: str | None = None
     device: str | None = None
+
+
+def check_augmentation(crop_scale: float, jitter: float, erase: float, prefix: str = "") -> None:
+    """The augmentation strengths must make sense before anything is written; ``prefix`` names
+    the config table in the message (e.g. ``"metric."``)."""
+    if not 0 < crop_scale <= 1:
+        raise InputError(
+            f"{prefix}crop_scale must be in (0, 1] (an area fraction), got {crop_scale}"
+        )
+    if not 0 <= jitter <= 1:
+        raise InputError(
+            f"{prefix}jitter must be in [0, 1] (factors in [1 - j, 1 + j]), got {jitter}"
+        )
+    if not 0 <= erase <= 1:
+        raise InputError(f"{prefix}erase must be a probability in [0, 1], got {erase}")
 
 
 def run_pretraining(
@@ -65,6 +81,7 @@ def run_pretraining(
         raise InputError(
             f"unknown pretraining method {cfg.method!r}; choose one of {', '.join(METHODS)}"
         )
+    check_augmentation(cfg.crop_scale, cfg.jitter, cfg.erase)
     out = Path(out_dir)
     device = cfg.device or default_device()
     if images is not None:  # already loaded (and perhaps subset) by a recipe
@@ -89,7 +106,7 @@ def run_pretraining(
     ).to(device)
     stream = ImageStream(
         train_set.images,
-        InstanceAugment(scale=(cfg.crop_scale, 1.0), jitter=cfg.jitter),
+        InstanceAugment(scale=(cfg.crop_scale, 1.0), jitter=cfg.jitter, erase=cfg.erase),
         cfg.batch_size,
         cfg.seed,
         device,

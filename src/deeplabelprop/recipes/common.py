@@ -44,6 +44,7 @@ class MetricSettings:
     batch_size: int = 256
     crop_scale: float = 0.2
     jitter: float = 0.4
+    erase: float = 0.0
     checkpoint: str | None = None  # encoder.pt of another run (source = "checkpoint")
 
 
@@ -202,6 +203,7 @@ def metric_stage(
         batch_size=m.batch_size,
         crop_scale=m.crop_scale,
         jitter=m.jitter,
+        erase=m.erase,
         width=cfg.width,
         n_labeled=cfg.n_labeled,
         seed=cfg.seed,
@@ -209,6 +211,13 @@ def metric_stage(
         device=device,
     )
     run_pretraining(pcfg, out, progress=progress, images=images, split=split)
+
+
+def check_metric_settings(m: MetricSettings, section: str) -> None:
+    """A metric stage's augmentation, checked before the run directory is created."""
+    from ..pretrain.run import check_augmentation
+
+    check_augmentation(m.crop_scale, m.jitter, m.erase, prefix=f"{section}.")
 
 
 def check_labeled_per_batch(value: int, batch_size: int, section: str) -> None:

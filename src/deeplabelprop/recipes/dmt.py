@@ -33,6 +33,7 @@ from .common import (
     MetricSettings,
     RecipeConfig,
     check_labeled_per_batch,
+    check_metric_settings,
     classifier_model,
     metric_stage,
     run_split,
@@ -78,6 +79,7 @@ class DMTConfig(RecipeConfig):
 
 def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
     """Run (or resume) the three stages into ``out_dir``; returns the final results."""
+    check_metric_settings(cfg.metric, "metric")
     check_labeled_per_batch(cfg.finetune.labeled_per_batch, cfg.finetune.batch_size, "finetune")
     if cfg.propagate.method not in PROPAGATORS:
         raise InputError(

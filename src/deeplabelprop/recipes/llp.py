@@ -28,6 +28,7 @@ from .common import (
     MetricSettings,
     RecipeConfig,
     check_labeled_per_batch,
+    check_metric_settings,
     classifier_model,
     metric_stage,
     run_split,
@@ -76,6 +77,7 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
     """Run (or resume) the warm start and LLP training into ``out_dir``; returns the results."""
     if cfg.warm.source not in ("instance", "checkpoint"):
         raise InputError(f"warm.source must be instance or checkpoint, got {cfg.warm.source!r}")
+    check_metric_settings(cfg.warm, "warm")
     check_labeled_per_batch(
         cfg.propagation.labeled_per_batch, cfg.propagation.batch_size, "propagation"
     )
