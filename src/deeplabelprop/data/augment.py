@@ -178,17 +178,13 @@ def random_erasing(
     left = (torch.rand(b, generator=gen) * (w - ew + 1)).long()
     value = torch.rand(b, generator=gen)
     apply = torch.rand(b, generator=gen) < p
-    rows = torch.arange(h).view(1, h, 1)
-    cols = torch.arange(w).view(1, 1, w)
-    inside = (
-        (rows >= top.view(-1, 1, 1))
-        & (rows < (top + eh).view(-1, 1, 1))
-        & (cols >= left.view(-1, 1, 1))
-        & (cols < (left + ew).view(-1, 1, 1))
-        & apply.view(-1, 1, 1)
-    )
+    # the per-image draws go to the device, not the (B, H, W) mask built from them
+    top, eh, left, ew, apply = (t.to(x.device).view(-1, 1, 1) for t in (top, eh, left, ew, apply))
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (rows >= top) & (rows < top + eh) & (cols >= left) & (cols < left + ew) & apply
     fill = value.view(-1, 1, 1, 1).to(x.device, x.dtype)
-    return torch.where(inside.unsqueeze(1).to(x.device), fill, x)
+    return torch.where(inside.unsqueeze(1), fill, x)
 
 
 @dataclass(frozen=True)
