@@ -42,6 +42,11 @@ ROWS = {
         "propagate": {"method": "spectral"},
         "finetune": {"top_ratio": 0.5, "per_class": True, "labeled_per_batch": 32},
     },
+    # the same with the most confident quarter of each pseudo class
+    "instance + spectral, top 25 % per class, labels in every batch": {
+        "propagate": {"method": "spectral"},
+        "finetune": {"top_ratio": 0.25, "per_class": True, "labeled_per_batch": 32},
+    },
 }
 
 
