@@ -48,6 +48,7 @@ def main() -> None:
         choices=["features", "embed"],
         help="what is propagated: the penultimate features (the paper) or the metric's embedding",
     )
+    p.add_argument("--k", type=int, default=50, help="kNN graph neighbours (Iscen: 50)")
     p.add_argument("--out", default="runs/lpdssl-table")
     args = p.parse_args()
     out = Path(args.out)
@@ -67,6 +68,7 @@ def main() -> None:
                 "batch_labeled": 32,
                 "batch_unlabeled": 96,
                 "descriptor": args.descriptor,
+                "n_neighbors": args.k,
             },
         }
         shared = out / f"{n}" / "stage1"
