@@ -28,6 +28,8 @@ ABLATIONS = {
     "K=50": {"n_voters": 50},
     # ours: 32 labeled rows in every batch of 128 (the paper samples all rows uniformly)
     "LLP, labels in every batch": {"labeled_per_batch": 32},
+    # ours: diffusion (k = 10) on the whole bank instead of the local vote, its ω as c
+    "LLP, diffusion pseudo labels": {"method": "diffusion", "n_neighbors": 10},
 }
 
 

@@ -112,3 +112,31 @@ def test_labeled_rows_in_every_batch(dataset, tmp_path):
     with pytest.raises(InputError, match="warm.jitter"):
         run_llp(config(dataset, warm__jitter=-1.0), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_global_propagator_on_the_bank(dataset, tmp_path):
+    """propagation.method = "diffusion": each epoch's pseudo labels and confidences are those of
+    the diffusion of the epoch's bank, checked on the saved files; bad settings write nothing."""
+    from deeplabelprop.propagation import Diffusion
+
+    out = tmp_path / "run"
+    run_llp(config(dataset, propagation__method="diffusion", propagation__n_neighbors=5), out)
+    split = json.loads((out / "split.json").read_text())
+    truth = np.load(out / "warm" / "targets.npy")
+    y = np.full(300, -1)
+    y[split["labeled"]] = truth[split["labeled"]]
+    # epoch 0 propagates the warm start's features (the initial bank)
+    expected = Diffusion(n_neighbors=5).propagate(np.load(out / "warm" / "features.npy"), y, 3)
+    saved = np.load(out / "llp" / "pseudo" / "epoch_000.npz")
+    np.testing.assert_array_equal(saved["labels"], expected.labels)
+    np.testing.assert_allclose(saved["weights"], expected.confidence, rtol=1e-6, atol=1e-6)
+    assert (saved["weights"][y >= 0] == 1).all()
+
+    for over, match in [
+        ({"propagation__method": "diffuse"}, "unknown propagation.method 'diffuse'"),
+        ({"propagation__n_neighbors": 5}, "propagation.n_voters"),  # with the local vote
+        ({"propagation__method": "diffusion", "propagation__n_neighbors": 0}, "n_neighbors=0"),
+    ]:
+        with pytest.raises(InputError, match=match):
+            run_llp(config(dataset, **over), tmp_path / "bad")
+        assert not (tmp_path / "bad").exists()

@@ -6,6 +6,8 @@ Stage 2, every epoch: the density ρ of the labeled bank rows (eq. 7, T = 25), p
 confidences of all rows from the K = 10 labeled neighbours weighted P(i|v)/ρ(v_i) (eq. 8); every
 step the loss c · [CE + aggregation] (eq. 4), τ = 0.07, bank momentum 0.5, weight decay 1e-4.
 The released code defines the density-weighted vote but never calls it; this recipe runs it.
+An option of ours, ``propagation.method``: a global propagator (e.g. diffusion) on the whole bank
+instead of the local vote, its own confidence as c.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._params import check_params
 from ..atomic import atomic_path
 from ..data import ImageStream, ShiftFlip
 from ..errors import InputError
 from ..graph.knn import default_device
+from ..propagation import PROPAGATORS, make_propagator
 from ..train import AccuracyMonitor, TrainConfig, train
 from ..train.local_aggregation import LocalLabelPropagation
 from .common import (
@@ -65,12 +69,36 @@ class PropagationSettings:
     # ours: labeled rows in every batch (the rest drawn from the unlabeled); 0: uniform (paper)
     labeled_per_batch: int = 0
     shift: int = 2
+    # ours: "local" is LLP's vote (eq. 8); any other registered propagator (e.g. "diffusion")
+    # runs on the whole bank instead, with its own confidence as c, n_neighbors its graph's k
+    method: str = "local"
+    n_neighbors: int | None = None
 
 
 @dataclass
 class LLPConfig(RecipeConfig):
     warm: WarmSettings = field(default_factory=WarmSettings)
     propagation: PropagationSettings = field(default_factory=PropagationSettings)
+
+
+def bank_propagator(p: PropagationSettings, *, n_points: int):
+    """None for LLP's own local vote, else the configured propagator (an option of ours)."""
+    if p.method == "local":
+        if p.n_neighbors is not None:
+            raise InputError(
+                "propagation.n_neighbors is the graph's k of a global method; LLP's local vote "
+                "takes K as propagation.n_voters"
+            )
+        return None
+    if p.method not in PROPAGATORS:
+        raise InputError(
+            f"unknown propagation.method {p.method!r}; choose local or one of "
+            f"{', '.join(sorted(m for m in PROPAGATORS if m != 'local'))}"
+        )
+    params = {} if p.n_neighbors is None else {"n_neighbors": min(p.n_neighbors, n_points - 1)}
+    propagator = make_propagator(p.method, **params)
+    check_params(propagator, propagator.constraints)  # now, not after the warm start
+    return propagator
 
 
 def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
@@ -81,6 +109,7 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
     check_labeled_per_batch(
         cfg.propagation.labeled_per_batch, cfg.propagation.batch_size, "propagation"
     )
+    bank_propagator(cfg.propagation, n_points=2)  # bad settings fail before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = cfg.device or default_device()
@@ -138,6 +167,7 @@ def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> d
         monitor=AccuracyMonitor(test_set.images, test_set.labels),
         truth=train_set.labels,
         pseudo_dir=out / "llp" / "pseudo",
+        propagator=bank_propagator(p, n_points=len(y)),
     )
     tcfg = TrainConfig(
         epochs=1 if cfg.fast_dev_run else p.epochs,

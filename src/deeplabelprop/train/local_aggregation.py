@@ -72,6 +72,11 @@ class LocalLabelPropagation:
 
     Ablations (LLP Table 6): ``confidence_weighting`` (c = 1 when off), ``category_loss`` (CE off),
     ``density_weighting`` (plain weighted kNN, eq. 5), ``n_voters`` K.
+
+    An option of ours: ``propagator`` (e.g. ``Diffusion(n_neighbors=10)``) replaces the local
+    vote of eq. (8) by that propagator on the whole bank; its pseudo labels and its own
+    confidence (``PropagationResult.confidence``: Iscen's ω for diffusion) then drive eq. (4).
+    With few labels a vote among the K nearest labeled rows sees little of the data manifold.
     """
 
     def __init__(
@@ -91,8 +96,10 @@ class LocalLabelPropagation:
         monitor: AccuracyMonitor | None = None,
         truth=None,
         pseudo_dir=None,
+        propagator=None,
     ):
         device = stream.device
+        self.propagator = propagator
         self.stream, self.monitor, self.truth, self.pseudo_dir = stream, monitor, truth, pseudo_dir
         self.y = np.asarray(labels, dtype=np.int64)
         self.n_classes, self.tau = n_classes, tau
@@ -121,6 +128,13 @@ class LocalLabelPropagation:
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(pseudo labels, confidence) of every bank row from the current bank (LLP eq. 5-8)."""
         bank = self.bank.vectors
+        if self.propagator is not None:
+            result = self.propagator.propagate(bank.float().cpu().numpy(), self.y, self.n_classes)
+            pseudo = torch.as_tensor(result.labels, dtype=torch.int64, device=bank.device)
+            conf = torch.as_tensor(result.confidence, dtype=torch.float32, device=bank.device)
+            pseudo[self.labeled] = self.labeled_classes
+            conf[self.labeled] = 1.0
+            return pseudo, conf
         log_rho = labeled_log_density(bank, self.labeled, tau=self.tau, n_density=self.n_density)
         p = local_votes(
             bank,
