@@ -30,6 +30,11 @@ ABLATIONS = {
     "LLP, labels in every batch": {"labeled_per_batch": 32},
     # ours: diffusion (k = 10) on the whole bank instead of the local vote, its ω as c
     "LLP, diffusion pseudo labels": {"method": "diffusion", "n_neighbors": 10},
+    "LLP, diffusion pseudo labels, no confidence weighting": {
+        "method": "diffusion",
+        "n_neighbors": 10,
+        "confidence_weighting": False,
+    },
 }
 
 
