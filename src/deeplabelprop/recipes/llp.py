@@ -71,6 +71,7 @@ class PropagationSettings:
     shift: int = 2
     # ours: "local" is LLP's vote (eq. 8); any other registered propagator (e.g. "diffusion")
     # runs on the whole bank instead, with its own confidence as c, n_neighbors its graph's k
+    # (n_voters, n_density and density_weighting then have no effect: they shape the local vote)
     method: str = "local"
     n_neighbors: int | None = None
 
