@@ -36,6 +36,15 @@ def _uniform(gen: torch.Generator, shape, low: float, high: float, device) -> to
     return (torch.rand(shape, generator=gen) * (high - low) + low).to(device)
 
 
+def _area_and_aspect(
+    b: int, gen: torch.Generator, scale, ratio
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image area fractions, uniform in ``scale``, and aspect ratios, log-uniform in ``ratio``
+    (on the CPU): the rectangles of the resized crop and of random erasing."""
+    area = _uniform(gen, b, scale[0], scale[1], "cpu")
+    return area, torch.exp(_uniform(gen, b, math.log(ratio[0]), math.log(ratio[1]), "cpu"))
+
+
 def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     """(x - mean) / std per channel."""
     m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
@@ -79,11 +88,7 @@ def random_resized_crop(
     resized back to ``size`` (default H × W) bilinearly; one affine grid per image."""
     b, _, h, w = x.shape
     out_h, out_w = size or (h, w)
-    area = torch.rand(b, generator=gen) * (scale[1] - scale[0]) + scale[0]
-    log_r = torch.rand(b, generator=gen) * (math.log(ratio[1]) - math.log(ratio[0])) + math.log(
-        ratio[0]
-    )
-    aspect = torch.exp(log_r)
+    area, aspect = _area_and_aspect(b, gen, scale, ratio)
     cw = torch.sqrt(area * aspect).clamp(max=1.0)  # crop width as a fraction of W
     ch = torch.sqrt(area / aspect).clamp(max=1.0)
     cx = (torch.rand(b, generator=gen) * 2 - 1) * (
@@ -167,11 +172,7 @@ def random_erasing(
     area fraction in ``scale`` and aspect ratio (height / width) in ``ratio`` (log-uniform)
     with a single random grey value in [0, 1]; the rectangle lies inside the image."""
     b, _, h, w = x.shape
-    area = torch.rand(b, generator=gen) * (scale[1] - scale[0]) + scale[0]
-    log_r = torch.rand(b, generator=gen) * (math.log(ratio[1]) - math.log(ratio[0])) + math.log(
-        ratio[0]
-    )
-    aspect = torch.exp(log_r)
+    area, aspect = _area_and_aspect(b, gen, scale, ratio)
     eh = (torch.sqrt(area * aspect) * h).round().clamp(1, h).long()
     ew = (torch.sqrt(area / aspect) * w).round().clamp(1, w).long()
     top = (torch.rand(b, generator=gen) * (h - eh + 1)).long()
