@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs, make_moons
 
-from deeplabelprop.config import from_dict
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    """Decoded-image caches go to the test's folder, never to ~/.cache."""
+    monkeypatch.setenv("DEEPLABELPROP_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture
@@ -60,17 +64,30 @@ def write_blocks(path, *, noisy_fraction=0.0, seed=0):
     return path, ytr, yte
 
 
-def recipe_config(cls, data, over):
-    """``from_dict(cls, data)`` after ``section__leaf=value`` (or ``section=value``) overrides."""
-    for key, value in over.items():
+def recipe_config(name, data, over=None, *, fast_dev_run=False):
+    """Recipe ``name``'s checked config from ``data`` after ``section__leaf=value`` (or
+    ``key=value``) overrides."""
+    from deeplabelprop.recipes import build_config, get_recipe
+
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for key, value in (over or {}).items():
         section, _, leaf = key.partition("__")
         if leaf:
-            data[section][leaf] = value
+            data.setdefault(section, {})[leaf] = value
         else:
             data[section] = value
-    return from_dict(cls, data)
+    return build_config(get_recipe(name), data, fast_dev_run=fast_dev_run)
 
 
 @pytest.fixture
 def dataset(tmp_path):
     return write_blocks(tmp_path / "blocks.npz")[0]
+
+
+def run_recipe(name, data, out, *, fast_dev_run=False, **kwargs):
+    """Build recipe ``name``'s checked config from ``data`` (a dict as in TOML) and run it."""
+    from deeplabelprop.recipes import build_config, get_recipe
+
+    recipe = get_recipe(name)
+    config = build_config(recipe, data, fast_dev_run=fast_dev_run)
+    return recipe.run(config, out, fast_dev_run=fast_dev_run, **kwargs)

@@ -79,7 +79,7 @@ def test_propagate_with_csv_names_and_npz(files):
     )
     z = np.load(out)
     assert z["classes"].tolist() == names
-    assert (z["labels"] == np.array(names)[truth]).mean() > 0.95
+    assert (z["classes"][z["labels"]] == np.array(names)[truth]).mean() > 0.95
     assert json.loads(str(z["params"]))["spectral_filter"] == "inverse"
 
 
@@ -204,7 +204,7 @@ def test_methods_lists_every_propagator(capsys):
 
 def test_console_script_demo_runs():
     proc = subprocess.run(
-        [sys.executable, "-m", "deeplabelprop.cli", "demo"],
+        [sys.executable, "-m", "deeplabelprop", "demo"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -214,80 +214,43 @@ def test_console_script_demo_runs():
 
 
 def test_split_command_round_trip(tmp_path, capsys):
-    from deeplabelprop.data import load_dataset, load_split
+    from deeplabelprop.data import load_split
+    from deeplabelprop.data.problem import train_and_test
 
     out = tmp_path / "split.json"
-    assert (
-        main(
-            [
-                "split",
-                "digits",
-                "--n-labeled",
-                "20",
-                "--seed",
-                "3",
-                "--n-validation",
-                "10",
-                "-o",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    args = ["split", "digits", "--n-labeled", "20", "--seed", "3", "--n-validation", "10"]
+    assert main([*args, "-o", str(out)]) == 0
     assert "20 labeled" in capsys.readouterr().out
-    labels = load_dataset("digits").labels
+    labels = train_and_test("digits")[0].labels  # the training images the recipes use
     s = load_split(out, labels, "digits")
     assert np.bincount(labels[s.labeled]).tolist() == [2] * 10 and s.validation.size == 10
     code, err = _run_error(
         ["split", "digits", "--n-labeled", "5", "-o", str(tmp_path / "s2.json")], capsys
     )
-    assert (
-        code == 2
-        and "smaller than the number of classes" in err[0]
-        and not (tmp_path / "s2.json").exists()
-    )
+    assert code == 2 and "smaller than the number of classes" in err[0]
+    assert not (tmp_path / "s2.json").exists()
 
 
-def test_pretrain_writes_features_that_propagate_accepts(tmp_path, capsys):
+def test_pretrain_then_split_then_propagate_connect(dataset, tmp_path, capsys):
+    """The commands connect (issue 16): pretrain writes features.npy, split writes split.json,
+    and propagate reads both."""
     run = tmp_path / "run"
-    args = [
-        "pretrain",
-        "--dataset",
-        "digits",
-        "--model",
-        "small-cnn",
-        "--width",
-        "4",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "128",
-        "-o",
-        str(run),
-    ]
+    args = ["pretrain", "--dataset", f"npz:{dataset}", "--model", "small-cnn", "--set", "width=4"]
+    args += ["--set", "metric.epochs=1", "--set", "metric.batch_size=64", "-o", str(run)]
     assert main(args) == 0
     feats = np.load(run / "features.npy")
-    assert feats.shape == (1797, 128) and np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
+    assert feats.shape == (300, 128) and np.allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
     assert (run / "encoder.pt").exists() and (run / "checkpoint.pt").exists()
-    targets = np.load(run / "targets.npy")
-    labels = np.full(1797, -1)
-    labels[[np.flatnonzero(targets == c)[0] for c in range(10)]] = np.arange(10)
-    np.save(tmp_path / "labels.npy", labels)
-    out = tmp_path / "pseudo.npz"
     assert (
-        main(
-            [
-                "propagate",
-                str(run / "features.npy"),
-                str(tmp_path / "labels.npy"),
-                "--k",
-                "10",
-                "-o",
-                str(out),
-                "-q",
-            ]
-        )
+        main(["split", f"npz:{dataset}", "--n-labeled", "9", "-o", str(tmp_path / "split.json")])
         == 0
     )
-    assert np.load(out)["labels"].shape == (1797,)
+    out = tmp_path / "pseudo.npz"
+    propagate = ["propagate", str(run / "features.npy"), str(tmp_path / "split.json"), "--k", "10"]
+    assert main([*propagate, "-o", str(out), "-q"]) == 0
+    z = np.load(out)
+    truth = np.load(run / "labels.npz")["truth"]
+    split = json.loads((tmp_path / "split.json").read_text())
+    assert z["labels"].shape == (300,) and z["classes"].tolist() == ["a", "b", "c"]
+    assert np.array_equal(z["labels"][split["labeled"]], truth[split["labeled"]])
     assert main(args) == 0  # finished run: resumes to the end at once and rewrites the outputs

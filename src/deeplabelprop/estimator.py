@@ -13,9 +13,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._labels import encode_labels
 from .errors import InputError
-from .graph import l2_normalize
-from .graph.knn import _search_faiss_flat
+from .graph import knn_search, l2_normalize
 from .propagation import PropagationResult, get_propagator_class, make_propagator
 
 # estimator parameters forwarded to the propagator when it takes them (None = its default)
@@ -95,8 +95,7 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _propagator(self, n_samples: int):
-        cls = get_propagator_class(self.method)
-        fields = {f.name: f.default for f in dataclasses.fields(cls)}
+        fields = {f.name for f in dataclasses.fields(get_propagator_class(self.method))}
         params = dict(self.method_params or {})
         for name in _FORWARDED:
             value = getattr(self, name)
@@ -105,16 +104,10 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
             if name not in fields:
                 raise InputError(f"method {self.method!r} does not take {name}; leave it None")
             params[name] = value
-        # defaults (not explicit values) are capped at what a small data set allows
-        if "n_neighbors" in fields and "n_neighbors" not in params:
-            params["n_neighbors"] = min(fields["n_neighbors"], n_samples - 1)
-        if "n_components" in fields and "n_components" not in params:
-            params["n_components"] = min(fields["n_components"], n_samples - 1)
-        if "n_density" in fields and "n_density" not in params:
-            params["n_density"] = min(fields["n_density"], n_samples - 1)
         if "random_state" in fields:
             params["random_state"] = self.random_state
-        return make_propagator(self.method, **params)
+        # defaults (not explicit values) are fitted to a small data set, as everywhere
+        return make_propagator(self.method, n_samples=n_samples, **params)
 
     def fit(self, X, y):
         """Propagate the labels of ``y`` (``unlabeled`` marks the rest) over ``X`` (n, d)."""
@@ -122,13 +115,8 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if y.shape[0] != X.shape[0]:
             raise InputError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
-        labeled = ~_is_unlabeled(y, self.unlabeled)
-        if not labeled.any():
-            raise InputError(f"no labeled point: every y equals unlabeled={self.unlabeled!r}")
-        check_classification_targets(y[labeled])
-        self.classes_, codes = np.unique(y[labeled], return_inverse=True)
-        y_int = np.full(X.shape[0], -1, dtype=np.int64)
-        y_int[labeled] = codes
+        y_int, self.classes_ = encode_labels(y, self.unlabeled)
+        check_classification_targets(y[y_int >= 0])
         result: PropagationResult = self._propagator(X.shape[0]).propagate(
             X, y_int, len(self.classes_)
         )
@@ -150,7 +138,7 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         fitted = self._fit_unit
         k = min(self.predict_neighbors, fitted.shape[0])
-        sims, idx = _search_faiss_flat(fitted, l2_normalize(X.astype(np.float32)), k)
+        sims, idx = knn_search(l2_normalize(X.astype(np.float32)), fitted, k, backend="faiss")
         w = np.clip(sims.astype(np.float64), 0.0, None) ** 3  # (m, k)
         w[w.sum(axis=1) == 0] = 1.0
         proba = np.einsum("mk,mkc->mc", w, self.label_distributions_[idx]) / w.sum(
@@ -167,17 +155,3 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:
-    """Where ``y`` equals the unlabeled marker (element by element for object/string labels)."""
-    if y.dtype.kind in "iuf":
-        return y == marker
-    return np.fromiter((_equals(v, marker) for v in y), dtype=bool, count=y.shape[0])
-
-
-def _equals(value, marker) -> bool:
-    try:
-        return bool(value == marker)
-    except (TypeError, ValueError):
-        return False

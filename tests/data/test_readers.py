@@ -13,7 +13,13 @@ import pytest
 from formats import cifar_batch, write_idx
 
 from deeplabelprop import InputError
-from deeplabelprop.data import load_cifar, load_dataset, load_idx_dataset, load_image_folder
+from deeplabelprop.data import (
+    LoadOptions,
+    load_cifar,
+    load_dataset,
+    load_idx_dataset,
+    load_image_folder,
+)
 from deeplabelprop.data.download import download, sha256_of
 
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -154,37 +160,40 @@ def _png(path, array):
     Image.fromarray(array).save(path)
 
 
-def test_image_folder_cache_and_errors(tmp_path):
+def test_image_folder_disk_cache_and_errors(tmp_path, caplog):
     rng = np.random.default_rng(0)
     root = tmp_path / "imgs"
     for cls in ("cat", "dog"):
         (root / cls).mkdir(parents=True)
         for i in range(3):
             _png(root / cls / f"{i}.png", rng.integers(0, 256, (6, 5, 3), dtype=np.uint8))
-    ds = load_image_folder(root)
+    disk = LoadOptions(cache="disk")
+    ds = load_image_folder(root, "train", disk)
     assert (
         ds.images.shape == (6, 6, 5, 3)
         and ds.classes == ("cat", "dog")
         and ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
+        and isinstance(ds.images, np.memmap)  # decoded once, then mapped, not read whole
     )
-    cache = list((root / ".cache").glob("images-*.npy"))
+    cache = list((tmp_path / "cache" / "images").glob("*.npy"))
     assert len(cache) == 1
-    marked = ds.images.copy()
+    marked = np.array(ds.images)
     marked[0, 0, 0, 0] ^= 255
     np.save(cache[0], marked)  # the second load must come from the cache
-    assert load_image_folder(root).images[0, 0, 0, 0] == marked[0, 0, 0, 0]
-    resized = load_image_folder(root, size=(4, 4))
+    assert load_image_folder(root, "train", disk).images[0, 0, 0, 0] == marked[0, 0, 0, 0]
+    resized = load_image_folder(root, "train", LoadOptions(image_size=4))
     assert resized.images.shape == (6, 4, 4, 3)
     _png(root / "dog" / "big.png", np.zeros((9, 9, 3), np.uint8))
-    with pytest.raises(InputError, match="different sizes"):
-        load_image_folder(root)
+    with caplog.at_level("WARNING"):
+        mixed = load_image_folder(root)  # mixed sizes: fitted to one size, with a warning
+    assert mixed.images.shape == (7, 64, 64, 3) and "set image_size" in caplog.text
     (root / "dog" / "bad.png").write_bytes(b"not an image")
-    with pytest.raises(InputError, match="bad.png cannot be read"):
-        load_image_folder(root, size=(4, 4))
+    with pytest.raises(InputError, match="bad.png"):
+        load_image_folder(root, "train", LoadOptions(image_size=4))
     (root / "dog" / "bad.png").unlink()
     (root / "empty").mkdir()
     with pytest.raises(InputError, match="empty holds no image"):
-        load_image_folder(root, size=(4, 4))
+        load_image_folder(root, "train", LoadOptions(image_size=4))
 
 
 def test_grayscale_folder_has_one_channel(tmp_path):
@@ -196,7 +205,7 @@ def test_grayscale_folder_has_one_channel(tmp_path):
 def test_digits_and_npz_and_unknown(tmp_path):
     d = load_dataset("digits")
     assert d.images.shape == (1797, 8, 8, 1) and d.images.max() == 255 and len(d.classes) == 10
-    with pytest.raises(InputError, match="only split='train'"):
+    with pytest.raises(InputError, match="digits has no 'test' split"):
         load_dataset("digits", "test")
     np.savez(tmp_path / "a.npz", images=d.images[:5, ..., 0], labels=d.labels[:5])
     assert load_dataset(f"npz:{tmp_path / 'a.npz'}").images.shape == (5, 8, 8, 1)

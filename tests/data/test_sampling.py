@@ -1,16 +1,10 @@
-"""The in-memory Dataset and the two-stream batch sampler (issue 3)."""
+"""The two-stream batch sampler (issue 3)."""
 
 import numpy as np
 import pytest
 
 from deeplabelprop import InputError
-from deeplabelprop.data import InMemoryImages, TwoStreamBatchSampler
-
-
-def test_dataset_items():
-    ds = InMemoryImages(np.zeros((4, 2, 2, 1), np.uint8), np.array([0, -1, 1, -1]))
-    img, target, index = ds[2]
-    assert img.shape == (2, 2, 1) and int(target) == 1 and index == 2 and len(ds) == 4
+from deeplabelprop.data import TwoStreamBatchSampler
 
 
 def test_batch_composition_and_epoch_cover():
@@ -65,11 +59,11 @@ def test_stream_with_labeled_rows_in_every_batch():
     images = np.zeros((100, 4, 4, 1), np.uint8)
     labeled = np.array([5, 17, 60])
     stream = ImageStream(images, ShiftFlip(), 20, 3, labeled=labeled, labeled_per_batch=2)
-    batches = [idx.numpy() for idx, _ in stream.batches(1)]
+    batches = [idx.numpy() for idx, *_ in stream.batches(1)]
     assert len(batches) == stream.steps_per_epoch == 5  # as many as the uniform batches
     for b in batches:
         assert np.isin(b[:2], labeled).all() and not np.isin(b[2:], labeled).any()
-    again = [idx.numpy() for idx, _ in stream.batches(1)]
+    again = [idx.numpy() for idx, *_ in stream.batches(1)]
     # deterministic per epoch
     assert all((a == b).all() for a, b in zip(batches, again, strict=True))
     for bad in ({"labeled_per_batch": 20, "labeled": labeled}, {"labeled_per_batch": 2}):

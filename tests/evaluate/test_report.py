@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 from deeplabelprop.cli import main
-from deeplabelprop.config import from_dict
 from deeplabelprop.evaluate import pseudo_label_map
 from deeplabelprop.evaluate.report import build_report
-from deeplabelprop.recipes import DMTConfig, LPDSSLConfig, run_dmt, run_lpdssl
-from tests.conftest import write_blocks
+from deeplabelprop.propagation import PropagationResult
+from deeplabelprop.recipes import run_dmt, run_lpdssl
+from tests.conftest import recipe_config, run_recipe, write_blocks
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +28,16 @@ def runs(tmp_path_factory):
         "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
         "finetune": {"epochs": 1, "batch_size": 32, "shift": 1},
     }
-    run_dmt(from_dict(DMTConfig, dmt), base / "dmt")
+    run_dmt(recipe_config("dmt", dmt), base / "dmt")
     lp = {
         "dataset": f"npz:{data}",
         "width": 4,
         "n_labeled": 9,
         "supervised": {"epochs": 1, "batch_size": 9},
-        "iterative": {
-            "epochs": 2,
-            "batch_labeled": 8,
-            "batch_unlabeled": 24,
-            "n_neighbors": 10,
-            "shift": 1,
-        },
+        "propagate": {"n_neighbors": 10},
+        "iterative": {"epochs": 2, "batch_labeled": 8, "batch_unlabeled": 24, "shift": 1},
     }
-    run_lpdssl(from_dict(LPDSSLConfig, lp), base / "lpdssl")
+    run_lpdssl(recipe_config("lpdssl", lp), base / "lpdssl")
     return base, ytr, yte
 
 
@@ -72,9 +67,13 @@ def test_report_of_two_runs(runs, tmp_path):
     )
     html = (tmp_path / "rep" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == md.count("![")
+    # the page is built from the same tables: every summary row's test accuracy is in it
+    for r in tables["summary"]:
+        assert f"<td>{100 * r['test_accuracy']:.2f} %</td>" in html
 
     # the numbers equal those computed from the run's files
-    pseudo = np.load(base / "dmt" / "propagate" / "pseudo.npz")
+    result, _, _ = PropagationResult.load(base / "dmt" / "propagate" / "pseudo.npz")
+    pseudo = {"labels": result.labels, "labeled": result.labeled, "confidence": result.confidence}
     unl = ~pseudo["labeled"]
     preds = np.load(base / "dmt" / "test_predictions.npy")
     row = tables["summary"][0]
@@ -99,12 +98,10 @@ def test_report_of_two_runs(runs, tmp_path):
             f"| {r['class']} | {r['labeled']} | {r['pseudo_labeled']} | {100 * r['pseudo_label_accuracy']:.2f} % |"
             in md
         )
-    last = np.load(sorted((base / "lpdssl" / "iterative" / "pseudo").glob("*.npz"))[-1])
+    final, _, _ = PropagationResult.load(base / "lpdssl" / "pseudo_labels.npz")
     lrow = tables["summary"][1]
-    lunl = ~last["labeled"]
-    assert lrow["pseudo_label_accuracy"] == pytest.approx(
-        np.mean(last["labels"][lunl] == ytr[lunl])
-    )
+    lunl = ~final.labeled
+    assert lrow["pseudo_label_accuracy"] == pytest.approx(np.mean(final.labels[lunl] == ytr[lunl]))
 
 
 def test_report_of_a_propagate_output_with_truth(tmp_path, blobs, capsys):
@@ -123,7 +120,7 @@ def test_report_of_a_propagate_output_with_truth(tmp_path, blobs, capsys):
         )
         == 0
     )
-    np.savetxt(tmp_path / "truth.csv", y, fmt="%d")
+    (tmp_path / "truth.csv").write_text("".join(f"{i},{v}\n" for i, v in enumerate(y)))
     assert (
         main(
             [
@@ -139,36 +136,42 @@ def test_report_of_a_propagate_output_with_truth(tmp_path, blobs, capsys):
     )
     assert is_png(tmp_path / "r" / "accumulated_accuracy.png")
     tables = json.loads((tmp_path / "r" / "report.json").read_text())
-    saved = np.load(tmp_path / "p.npz")
-    unl = ~saved["labeled"]
+    saved, classes, _ = PropagationResult.load(tmp_path / "p.npz")
+    unl = ~saved.labeled
     assert tables["summary"][0]["pseudo_label_accuracy"] == pytest.approx(
-        np.mean(saved["label_index"][unl] == y[unl])
+        np.mean(classes.astype(int)[saved.labels][unl] == y[unl])
     )
+    np.save(tmp_path / "truth.npy", y)  # the same truth as .npy: the same report
+    build_report([tmp_path / "p.npz"], tmp_path / "r1", truth=tmp_path / "truth.npy")
+    assert json.loads((tmp_path / "r1" / "report.json").read_text())["summary"] == tables["summary"]
     capsys.readouterr()
-    np.savetxt(tmp_path / "short.csv", y[:10], fmt="%d")
+    np.save(tmp_path / "short.npy", y[:10])
     code = main(
         [
             "report",
             str(tmp_path / "p.npz"),
             "--truth",
-            str(tmp_path / "short.csv"),
+            str(tmp_path / "short.npy"),
             "-o",
             str(tmp_path / "r2"),
         ]
     )
-    assert code == 2 and "10 labels for 300 points" in capsys.readouterr().err
+    assert code == 2 and "have 10 entries but features have 300 rows" in capsys.readouterr().err
     code = main(["report", str(tmp_path), "-o", str(tmp_path / "r3")])
     assert code == 2 and "not a run directory" in capsys.readouterr().err
 
 
-def test_predictions_are_recomputed_from_the_checkpoint(runs, tmp_path):
-    import shutil
-
-    base, _, yte = runs
-    shutil.copytree(base / "dmt", tmp_path / "dmt")
-    saved = np.load(tmp_path / "dmt" / "test_predictions.npy")
-    (tmp_path / "dmt" / "test_predictions.npy").unlink()  # a run from before the file existed
-    tables = build_report([tmp_path / "dmt"], tmp_path / "rep")
-    assert tables["summary"][0]["test_accuracy"] == pytest.approx(np.mean(saved == yte))
-    for c, r in enumerate(tables["per_class"]["dmt"]):
-        assert r["test_accuracy"] == pytest.approx(np.mean(saved[yte == c] == c))
+def test_any_recipe_reports_from_its_run_json(dataset, tmp_path):
+    """A recipe the report has no code for (here ``pretrain``: a metric, no pseudo labels) is
+    reported from what its run.json records: its features are drawn, its epochs plotted."""
+    metric = {"epochs": 2, "batch_size": 64, "objective": "two-view"}
+    run_recipe(
+        "pretrain", {"dataset": f"npz:{dataset}", "width": 4, "metric": metric}, tmp_path / "pre"
+    )
+    tables = build_report([tmp_path / "pre"], tmp_path / "rep")
+    assert tables["summary"][0]["recipe"] == "pretrain"
+    assert is_png(tmp_path / "rep" / "pre_similarity.png") and is_png(
+        tmp_path / "rep" / "epochs.png"
+    )
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "pre: no pseudo labels with ground truth" in md

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 
 from deeplabelprop.pretrain import (
-    MemoryBank,
     estimate_log_partition,
     instance_nce_loss,
     instance_softmax_loss,
@@ -16,6 +15,7 @@ from deeplabelprop.pretrain import (
     weighted_knn_predict,
 )
 from deeplabelprop.pretrain.losses import two_view_loss
+from deeplabelprop.train import MemoryBank
 
 
 def unit(*shape, seed=0):

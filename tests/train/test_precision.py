@@ -4,7 +4,7 @@ import torch
 
 from deeplabelprop.models import build_model
 from deeplabelprop.pretrain.losses import two_view_loss
-from deeplabelprop.train.local_aggregation import aggregation_loss
+from deeplabelprop.train.aggregation import aggregation_loss
 from deeplabelprop.train.losses import weighted_cross_entropy
 from deeplabelprop.train.precision import channels_last, full_precision, use_autocast
 

@@ -1,4 +1,5 @@
-"""Read features (.npy / .npz) and labels (.npy with -1 for unlabeled, or CSV ``index,label``).
+"""Read features (.npy / .npz, optionally with the ``paths`` of their rows) and labels (.npy with
+-1 for unlabeled, a CSV of ``index,label`` rows, or a split file of ``deeplabelprop split``).
 
 Every failure is an :class:`~deeplabelprop.errors.InputError` that names the file and the problem.
 """
@@ -62,15 +63,32 @@ def load_features(path: str | Path) -> np.ndarray:
     return x
 
 
+def load_feature_paths(path: str | Path) -> list[str] | None:
+    """The ``paths`` array of a features ``.npz`` (one file per row), or None."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return [str(p) for p in z["paths"]] if "paths" in z.files else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"features file {path} could not be read ({exc})") from exc
+
+
 def load_labels(path: str | Path, n_samples: int) -> np.ndarray:
     """Labels of shape (n_samples,): -1 (or absent from a CSV) means unlabeled.
 
     ``.npy``: integer labels, -1 for unlabeled. ``.csv``: rows ``index,label`` (an optional
     header row is skipped); labels may be integers or names; rows not listed are unlabeled.
-    Returns an int64 array, or an object array of names (None for unlabeled) for a CSV of names.
+    ``.json``: a split file written by ``deeplabelprop split`` (its labeled rows and their
+    labels). Returns an int64 array, or an object array of names (None for unlabeled) for names.
     """
     path = Path(path)
     _require_file(path, "labels")
+    if path.suffix == ".json":
+        from .splits import split_labels
+
+        return split_labels(path, n_samples)
     if path.suffix == ".npy":
         try:
             y = np.load(path, allow_pickle=False)
@@ -82,7 +100,7 @@ def load_labels(path: str | Path, n_samples: int) -> np.ndarray:
     if path.suffix == ".csv":
         return _load_label_csv(path, n_samples)
     raise InputError(
-        f"labels file {path} must be .npy or .csv, not {path.suffix or 'no extension'}"
+        f"labels file {path} must be .npy, .csv or a split .json, not {path.suffix or 'no extension'}"
     )
 
 

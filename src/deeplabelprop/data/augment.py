@@ -14,15 +14,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# per-dataset channel statistics of the [0, 1] pixels (train sets)
-NORMALIZATION = {
-    "mnist": ((0.1307,), (0.3081,)),
-    "fashion-mnist": ((0.2860,), (0.3530,)),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "digits": ((0.3059,), (0.3785,)),
-}
-
 
 def to_tensor(
     images: np.ndarray | torch.Tensor, device: str | torch.device = "cpu"

@@ -11,6 +11,8 @@ import numpy as np
 
 from ..errors import InputError
 from .dataset import ImageDataset
+from .options import LoadOptions
+from .registry import register_dataset
 
 LAYOUT = {
     "cifar10": {
@@ -19,6 +21,7 @@ LAYOUT = {
         "train": [f"data_batch_{i}" for i in range(1, 6)],
         "test": ["test_batch"],
         "meta": "batches.meta",
+        "normalization": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     },
     "cifar100": {
         "folder": "cifar-100-python",
@@ -26,6 +29,7 @@ LAYOUT = {
         "train": ["train"],
         "test": ["test"],
         "meta": "meta",
+        "normalization": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
     },
 }
 
@@ -126,5 +130,24 @@ def load_cifar(
     classes = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in meta[names_key])
     out_name = name if name == "cifar10" or label_mode == "fine" else f"{name}-coarse"
     return ImageDataset(
-        np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels), classes, out_name
+        np.ascontiguousarray(np.concatenate(images)),
+        np.concatenate(labels),
+        classes,
+        out_name,
+        layout["normalization"],
     )
+
+
+@register_dataset("cifar10", description="CIFAR-10, official python pickles (folder or .tar.gz)")
+def _cifar10(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_cifar("cifar10", split, options.data_dir)
+
+
+@register_dataset("cifar100", description="CIFAR-100, 100 fine classes")
+def _cifar100(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_cifar("cifar100", split, options.data_dir)
+
+
+@register_dataset("cifar100-coarse", description="CIFAR-100, 20 coarse classes")
+def _cifar100_coarse(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_cifar("cifar100", split, options.data_dir, label_mode="coarse")

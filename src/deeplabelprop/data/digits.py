@@ -7,6 +7,8 @@ from sklearn.datasets import load_digits
 
 from ..errors import InputError
 from .dataset import ImageDataset
+from .options import LoadOptions
+from .registry import register_dataset
 
 
 def load_digits_dataset(split: str = "train") -> ImageDataset:
@@ -22,5 +24,19 @@ def load_digits_dataset(split: str = "train") -> ImageDataset:
     d = load_digits()
     images = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
     return ImageDataset(
-        images, d.target.astype(np.int64), tuple(str(i) for i in range(10)), "digits"
+        images,
+        d.target.astype(np.int64),
+        tuple(str(i) for i in range(10)),
+        "digits",
+        ((0.3059,), (0.3785,)),
     )
+
+
+@register_dataset(
+    "digits",
+    splits=("train",),
+    holdout=0.2,
+    description="scikit-learn's 1,797 8 × 8 digits, built in (a fixed fifth is the test set)",
+)
+def _digits(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_digits_dataset(split)

@@ -1,104 +1,244 @@
-"""Image folders ``root/<class>/*.png|jpg`` read with Pillow, cached as one ``.npy``."""
+"""Image folders as users have them, read by ``folder:PATH`` (and ``imagenet:PATH``).
+
+Layouts, recognised in this order:
+
+* ``labeled/<class>/**`` and ``unlabeled/**`` (any nesting, any file names): the labeled images
+  by class folder, the rest without a label;
+* any folder of images plus a CSV of ``path,label`` rows (``labels.csv`` in the folder, or the
+  ``labels`` setting): paths relative to the folder, class names as strings; images the CSV
+  does not name are unlabeled;
+* ``train/<class>/**`` and ``val/<class>/**`` (ImageNet): fully labeled, ``val`` is the test split;
+* ``<class>/**``: fully labeled (a benchmark set; a split chooses which labels to use).
+
+A top-level ``test/<class>/**`` is the test split of every layout (``val/`` for ImageNet). Images
+are decoded on demand or once into a cache (:mod:`deeplabelprop.data.cache`), resized or cropped
+to ``image_size``; non-image files are ignored and counted.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import csv
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import save_npy
 from ..errors import InputError
-from .dataset import ImageDataset
+from .cache import decoded_images
+from .dataset import UNKNOWN, ImageDataset, channel_statistics
+from .files import FileImages
+from .listing import check_unreadable, choose_channels, choose_size, probe, walk_images
+from .options import LoadOptions
+from .registry import register_dataset
 
 logger = logging.getLogger(__name__)
 
-EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+TEST_FOLDERS = ("test",)
 
 
-def _listing(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+@dataclass(frozen=True)
+class _Labeled:
+    """Files (relative to the root) with labels (-1 unknown) and the class names."""
+
+    files: list[str]
+    labels: list[int]
+    classes: tuple[str, ...]
+    ignored: int = 0
+
+
+class MissingSplit(InputError):
+    """The data set has no such split (e.g. no test folder)."""
+
+
+def _class_folders(
+    root: Path, where: Path, *, known: tuple[str, ...] | None = None, exclude: tuple = ()
+) -> _Labeled:
+    """``where/<class>/**`` with paths relative to ``root``: classes in sorted order (or in
+    ``known``'s order); an empty class folder, or one not among ``known``, is an error."""
+    names = sorted(
+        p.name
+        for p in where.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name not in exclude
+    )
+    if not names:
+        raise InputError(
+            f"{where} has no class folders, no labeled/ and unlabeled/ folders and no labels.csv; "
+            "see the README's 'Your own images' for the layouts"
+        )
+    classes = known if known is not None else tuple(names)
+    files, labels, ignored = [], [], 0
+    for name in names:
+        if name not in classes:
+            raise InputError(
+                f"{where / name} is a class the labeled images do not have; the classes are "
+                f"{', '.join(classes)}"
+            )
+        found, skipped = walk_images(where / name, root)
+        if not found:
+            raise InputError(
+                f"class folder {where / name} holds no image; add images or remove the folder"
+            )
+        files += found
+        labels += [classes.index(name)] * len(found)
+        ignored += skipped
+    return _Labeled(files, labels, classes, ignored)
+
+
+def _labeled_unlabeled(root: Path) -> _Labeled:
+    """``labeled/<class>/**`` plus ``unlabeled/**``."""
+    if not (root / "labeled").is_dir():
+        raise InputError(
+            f"{root}/labeled/ is missing: put each labeled image in labeled/<class>/ "
+            "(the unlabeled ones in unlabeled/)"
+        )
+    labeled = _class_folders(root, root / "labeled")
+    pool, ignored = (
+        walk_images(root / "unlabeled", root) if (root / "unlabeled").is_dir() else ([], 0)
+    )
+    _refuse_duplicates(root, labeled.files, pool)
+    return _Labeled(
+        labeled.files + pool,
+        labeled.labels + [UNKNOWN] * len(pool),
+        labeled.classes,
+        labeled.ignored + ignored,
+    )
+
+
+def _refuse_duplicates(root: Path, labeled: list[str], pool: list[str]) -> None:
+    """A file both labeled and in unlabeled/ (same name, same bytes) is an error."""
+    by_name = {(Path(rel).name, (root / rel).stat().st_size): rel for rel in labeled}
+    for rel in pool:
+        twin = by_name.get((Path(rel).name, (root / rel).stat().st_size))
+        if twin is not None and (root / twin).read_bytes() == (root / rel).read_bytes():
+            raise InputError(
+                f"{rel} is the same file as the labeled {twin}; an image is either labeled or "
+                "unlabeled: remove one of them"
+            )
+
+
+def read_label_csv(path: Path, root: Path) -> dict[str, str]:
+    """``path,label`` rows (header optional) as {relative path: class name}."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"label file {path} cannot be read as UTF-8 CSV ({exc})") from exc
+    if rows and [c.strip().lower() for c in rows[0]] == ["path", "label"]:
+        rows = rows[1:]
+    out: dict[str, str] = {}
+    for line, row in enumerate(rows, start=1):
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise InputError(
+                f"label file {path}, row {line}: expected 'path,label' with both given, got "
+                f"{','.join(row)!r}"
+            )
+        rel, name = str(Path(row[0].strip())), row[1].strip()
+        if rel in out:
+            raise InputError(f"label file {path}: {rel} is listed more than once")
+        if not (root / rel).is_file():
+            raise InputError(
+                f"label file {path}, row {line}: {rel} does not exist under {root} "
+                "(paths are relative to the image folder)"
+            )
+        out[rel] = name
+    if not out:
+        raise InputError(f"label file {path} names no image; expected rows 'path,label'")
+    return out
+
+
+def _csv_layout(root: Path, labels_csv: Path) -> _Labeled:
+    """Every image under ``root`` (but test/), labeled where the CSV names it."""
+    named = read_label_csv(labels_csv, root)
+    files, ignored = walk_images(root, root)
+    files = [f for f in files if Path(f).parts[0] not in TEST_FOLDERS]
+    not_images = sorted(set(named) - set(files))
+    if not_images:
+        raise InputError(
+            f"label file {labels_csv} names {not_images[0]}, which is not an image file under "
+            f"{root} (or lies in test/)"
+        )
+    classes = tuple(sorted(set(named.values())))
+    labels = [classes.index(named[f]) if f in named else UNKNOWN for f in files]
+    return _Labeled(files, labels, classes, ignored - int(labels_csv.parent == root))
+
+
+def list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
+    """The files of ``split`` under ``root`` (relative to it) with their labels."""
     if not root.is_dir():
         raise InputError(f"image folder {root} does not exist or is not a folder")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise InputError(
-            f"image folder {root} has no class sub-folders; expected root/<class>/<image>"
-        )
-    files = []
-    for label, name in enumerate(classes):
-        images = sorted(
-            p for p in (root / name).iterdir() if p.suffix.lower() in EXTENSIONS and p.is_file()
-        )
-        if not images:
-            raise InputError(
-                f"class folder {root / name} holds no image ({', '.join(sorted(EXTENSIONS))})"
-            )
-        files.extend((p, label) for p in images)
-    return classes, files
-
-
-def _fingerprint(files: list[tuple[Path, int]], size: tuple[int, int] | None) -> str:
-    h = hashlib.sha256(repr(size).encode())
-    for path, label in files:
-        st = path.stat()
-        h.update(f"{path.name}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()
-
-
-def _read_images(files: list[tuple[Path, int]], size: tuple[int, int] | None) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    arrays, modes = [], set()
-    for path, _ in files:
-        try:
-            with Image.open(path) as im:
-                im.load()
-                modes.add("L" if im.mode in ("L", "1", "I;16", "I") else "RGB")
-                arrays.append(im.copy())
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise InputError(f"image {path} cannot be read ({exc}); remove or replace it") from exc
-    mode = "L" if modes == {"L"} else "RGB"
-    out = []
-    for im in arrays:
-        im = im.convert(mode)
-        if size is not None:
-            im = im.resize((size[1], size[0]), Image.BILINEAR)
-        a = np.asarray(im, dtype=np.uint8)
-        out.append(a[..., None] if a.ndim == 2 else a)
-    shapes = {a.shape for a in out}
-    if len(shapes) > 1:
-        raise InputError(
-            f"images in the folder have different sizes {sorted(shapes)[:3]}...; pass a size to resize them"
-        )
-    return np.stack(out)
+    imagenet = opts.layout == "imagenet" or ((root / "train").is_dir() and (root / "val").is_dir())
+    if split == "test":
+        where = root / ("val" if imagenet else "test")
+        if not where.is_dir():
+            raise MissingSplit(f"{root} has no {where.name}/ folder (the test split)")
+        return _class_folders(root, where, known=opts.classes)
+    if imagenet:
+        return _class_folders(root, root / "train")
+    if (root / "labeled").is_dir() or (root / "unlabeled").is_dir():
+        return _labeled_unlabeled(root)
+    csv_path = Path(opts.labels).expanduser() if opts.labels else root / "labels.csv"
+    if opts.labels and not csv_path.is_file():
+        raise InputError(f"label file {opts.labels} does not exist")
+    if csv_path.is_file():
+        return _csv_layout(root, csv_path)
+    return _class_folders(root, root, exclude=TEST_FOLDERS)
 
 
 def load_image_folder(
-    root: str | Path, *, size: tuple[int, int] | None = None, cache_dir: str | Path | None = None
+    root: str | Path, split: str = "train", opts: LoadOptions | None = None
 ) -> ImageDataset:
-    """Images under ``root/<class>/``, classes in sorted order, optionally resized to (h, w).
+    """``root`` in one of the module's layouts as an :class:`ImageDataset` (``split`` train or
+    test): labels -1 where unknown, ``paths`` relative to ``root``."""
+    opts = opts or LoadOptions()
+    root = Path(root).expanduser()
+    labeled = list_folder(root, split, opts)
+    listing = probe(root, labeled.files, progress=opts.progress)
+    check_unreadable(listing, opts.unreadable, root)
+    if not listing.files:
+        raise InputError(f"{root} holds no readable image")
+    index = {f: i for i, f in enumerate(labeled.files)}
+    labels = np.array([labeled.labels[index[f]] for f in listing.files], dtype=np.int64)
+    size = opts.size or choose_size(listing.sizes, opts.image_size)
+    channels = opts.channels or choose_channels(listing.modes)
+    files = FileImages(root, listing.files, size, channels, opts.resize)
+    images, kept = decoded_images(
+        files,
+        opts.cache,
+        unreadable=opts.unreadable,
+        num_workers=opts.num_workers,
+        progress=opts.progress,
+    )
+    data = ImageDataset(images, labels, labeled.classes, f"folder:{root}", paths=listing.files)
+    if kept.size < len(files):
+        data = data.subset(kept)
+    logger.info(
+        "%s (%s): %d images at %d × %d × %d, %d labeled, %d unlabeled; %d non-image file(s) "
+        "ignored, %d unreadable left out",
+        root,
+        split,
+        len(data),
+        *size,
+        channels,
+        int((data.labels >= 0).sum()),
+        int((data.labels < 0).sum()),
+        labeled.ignored,
+        len(listing.unreadable) + len(files) - kept.size,
+    )
+    return replace(data, normalization=opts.normalization or channel_statistics(data.images))
 
-    The decoded array is cached as ``<cache_dir>/images-<fingerprint>.npy`` (default
-    ``root/.cache``); the fingerprint covers every file's name, size and mtime and the size, so
-    a changed folder is re-read. Grayscale folders give 1 channel, anything else RGB.
-    """
-    root = Path(root)
-    classes, files = _listing(root)
-    labels = np.array([label for _, label in files], dtype=np.int64)
-    key = _fingerprint(files, size)[:20]
-    cache = Path(cache_dir) if cache_dir else root / ".cache"
-    cached = cache / f"images-{key}.npy"
-    if cached.is_file():
-        try:
-            images = np.load(cached, allow_pickle=False)
-            if images.shape[0] == len(files) and images.dtype == np.uint8:
-                return ImageDataset(images, labels, tuple(classes), f"folder:{root}")
-        except (ValueError, OSError, EOFError):
-            logger.warning("image cache %s is unreadable; rebuilding it", cached)
-    images = _read_images(files, size)
-    try:
-        save_npy(cached, images)
-    except OSError as exc:  # a read-only folder still loads, just without a cache
-        logger.warning("could not write the image cache %s (%s)", cached, exc)
-    return ImageDataset(images, labels, tuple(classes), f"folder:{root}")
+
+@register_dataset(
+    "folder",
+    argument="PATH",
+    description="your images: labeled/<class>/ + unlabeled/, a folder + labels.csv, or <class>/",
+)
+def _folder(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_image_folder(argument, split, options)
+
+
+@register_dataset(
+    "imagenet", argument="PATH", description="ImageNet layout: train/<class>/ and val/<class>/"
+)
+def _imagenet(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_image_folder(argument, split, replace(options, layout="imagenet"))

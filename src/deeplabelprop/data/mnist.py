@@ -10,6 +10,8 @@ from ..errors import InputError
 from .dataset import ImageDataset
 from .download import download
 from .idx import read_idx
+from .options import LoadOptions
+from .registry import register_dataset
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -39,6 +41,7 @@ SOURCES = {
             "Bag",
             "Ankle boot",
         ),
+        "normalization": ((0.2860,), (0.3530,)),
     },
     "mnist": {
         "dir": "~/.cache/deeplabelprop/mnist",
@@ -53,6 +56,7 @@ SOURCES = {
             "t10k-labels-idx1-ubyte": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
         },
         "classes": tuple(str(d) for d in range(10)),
+        "normalization": ((0.1307,), (0.3081,)),
     },
 }
 
@@ -107,5 +111,21 @@ def load_idx_dataset(
             f"{paths[1]} has label {int(labels.max())}, outside 0..{len(source['classes']) - 1}"
         )
     return ImageDataset(
-        images.astype(np.uint8)[..., None], labels.astype(np.int64), tuple(source["classes"]), name
+        images.astype(np.uint8)[..., None],
+        labels.astype(np.int64),
+        tuple(source["classes"]),
+        name,
+        source["normalization"],
     )
+
+
+@register_dataset("fashion-mnist", description="Zalando's 28 × 28 clothing, 60k + 10k (IDX)")
+def _fashion_mnist(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_idx_dataset(
+        "fashion-mnist", split, options.data_dir, download_missing=options.download
+    )
+
+
+@register_dataset("mnist", description="LeCun's 28 × 28 digits, 60k + 10k (IDX)")
+def _mnist(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    return load_idx_dataset("mnist", split, options.data_dir, download_missing=options.download)

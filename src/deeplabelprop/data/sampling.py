@@ -1,4 +1,4 @@
-"""An in-memory torch Dataset and Iscen's two-stream batches (B_L labeled + B_U unlabeled)."""
+"""Iscen's two-stream batches: B_L labeled + B_U unlabeled indices per batch."""
 
 from __future__ import annotations
 
@@ -8,25 +8,6 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-
-
-class InMemoryImages(torch.utils.data.Dataset):
-    """Items ``(image, target, index)``: image uint8 (H, W, C) as a tensor, target -1 if unknown.
-
-    Augmentation is batched (:mod:`deeplabelprop.data.augment`) after collation, on the device.
-    """
-
-    def __init__(self, images: np.ndarray, targets: np.ndarray):
-        if len(images) != len(targets):
-            raise InputError(f"{len(images)} images but {len(targets)} targets")
-        self.images = torch.from_numpy(np.ascontiguousarray(images))
-        self.targets = torch.from_numpy(np.asarray(targets, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, i: int):
-        return self.images[i], self.targets[i], i
 
 
 class TwoStreamBatchSampler(torch.utils.data.Sampler):
@@ -84,17 +65,3 @@ def _cycled(rng: np.random.Generator, pool: np.ndarray, need: int) -> np.ndarray
     """``need`` indices: fresh random orders of ``pool`` concatenated, as many as needed."""
     cycles = -(-need // pool.size)
     return np.concatenate([rng.permutation(pool) for _ in range(cycles)])[:need]
-
-
-def two_stream_batches(
-    sampler: TwoStreamBatchSampler, device, seed: int, epoch: int
-) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
-    """The sampler's batches for ``epoch`` as index tensors on ``device``, each with the one
-    generator of the epoch's augmentation draws (seeded by ``seed`` and ``epoch`` only, so a
-    resumed run sees the same views)."""
-    sampler.set_epoch(epoch)
-    gen = torch.Generator().manual_seed(
-        int(np.random.default_rng([seed, epoch, 7]).integers(2**62))
-    )
-    for idx in sampler:
-        yield torch.as_tensor(idx, device=device), gen

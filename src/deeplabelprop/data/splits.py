@@ -95,16 +95,21 @@ def make_split(
     return Split(labeled.astype(np.int64), np.flatnonzero(rest), validation, seed, dataset)
 
 
-def save_split(path: str | Path, split: Split, labels: np.ndarray) -> None:
-    """Write the split as JSON (atomically), with the label array's checksum."""
+def save_split(path: str | Path, split: Split, labels: np.ndarray, classes=None) -> None:
+    """Write the split as JSON (atomically), with the label array's checksum, the labels of the
+    labeled rows and the class names (so ``deeplabelprop propagate`` can read it as labels)."""
+    labels = np.asarray(labels)
     record = {
         "dataset": split.dataset,
-        "n": int(np.asarray(labels).shape[0]),
+        "n": int(labels.shape[0]),
         "seed": split.seed,
         "labels_sha256": labels_checksum(labels),
         "labeled": split.labeled.tolist(),
+        "labels": labels[split.labeled].astype(int).tolist(),
         "validation": split.validation.tolist(),
     }
+    if classes is not None:
+        record["classes"] = [str(c) for c in classes]
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(record))
 
@@ -135,4 +140,31 @@ def load_split(path: str | Path, labels: np.ndarray, dataset: str = "") -> Split
     return Split(labeled, np.flatnonzero(rest), validation, seed, record.get("dataset", ""))
 
 
-__all__ = ["Split", "labels_checksum", "load_split", "make_split", "save_split"]
+def split_labels(path: str | Path, n_samples: int) -> np.ndarray:
+    """The labels a split file gives: its labeled rows' labels (as class names when it names
+    the classes), unlabeled elsewhere (-1, or None for names)."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+        labeled = np.asarray(record["labeled"], dtype=np.int64)
+        n = int(record["n"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"split file {path} is unreadable or not a split ({exc})") from exc
+    if "labels" not in record:
+        raise InputError(
+            f"split file {path} holds no labels (written by an older version); remake it with "
+            "`deeplabelprop split`"
+        )
+    if n != n_samples:
+        raise InputError(f"split file {path} is for {n} rows but the features have {n_samples}")
+    values = np.asarray(record["labels"], dtype=np.int64)
+    if "classes" in record:
+        y = np.full(n, None, dtype=object)
+        y[labeled] = [record["classes"][v] for v in values]
+        return y
+    y = np.full(n, -1, dtype=np.int64)
+    y[labeled] = values
+    return y
+
+
+__all__ = ["Split", "labels_checksum", "load_split", "make_split", "save_split", "split_labels"]

@@ -1,48 +1,112 @@
-"""Training images in memory: shuffled batches per epoch and seeded augmented views.
+"""Training images served as batches: indices, their pixels, and the epoch's generator for the
+augmented views. Shared by every training task (pretraining, finetuning, the recipes).
 
-Shared by every training task (pretraining, finetuning, the recipes)."""
+Pixels come from any image source (an array, a memory map, files decoded on demand); with
+``num_workers > 0`` they are read or decoded by ``torch.utils.data.DataLoader`` workers, in order.
+Augmentation happens afterwards, in the main process on the device, with draws that depend only
+on (seed, epoch, batch): the worker count never changes a batch or a view, so resume is exact.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from .augment import NORMALIZATION, normalize, to_tensor
-from .sampling import TwoStreamBatchSampler, two_stream_batches
+from .augment import normalize, to_tensor
+from .dataset import Normalization, channel_statistics, read_one
+from .sampling import TwoStreamBatchSampler
+
+
+class Batch(NamedTuple):
+    """One training batch."""
+
+    index: torch.Tensor  # (B,) int64 on the device: the rows of the data set
+    pixels: torch.Tensor  # (B, H, W, C) uint8 on the CPU
+    generator: torch.Generator  # the epoch's augmentation draws
+
+
+class _Rows(torch.utils.data.Dataset):
+    def __init__(self, images):
+        self.images = images
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, i) -> np.ndarray:
+        return read_one(self.images, int(i))
+
+
+def _stack(items: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(items))
+
+
+def _read(images, rows: np.ndarray) -> np.ndarray:
+    """``images[rows]``; a range of an in-memory array is a slice, not a copy (the same layout,
+    so the same convolution kernels, as reading the array directly)."""
+    in_memory = isinstance(images, np.ndarray) and images.flags.writeable
+    if (
+        in_memory
+        and rows.size
+        and rows[-1] - rows[0] == rows.size - 1
+        and (np.diff(rows) == 1).all()
+    ):
+        return images[int(rows[0]) : int(rows[-1]) + 1]
+    return np.asarray(images[rows])
+
+
+def read_batches(
+    images, rows: Sequence[np.ndarray], *, num_workers: int = 0, pin_memory: bool = False
+) -> Iterator[torch.Tensor]:
+    """The pixels (B, H, W, C) uint8 of each index array in ``rows``, in order.
+
+    With ``num_workers`` = 0 the source is indexed here; otherwise DataLoader workers read (or
+    decode) the rows and the batches arrive in the same order.
+    """
+    if num_workers == 0:
+        for r in rows:
+            yield torch.as_tensor(_read(images, np.asarray(r)))
+        return
+    loader = torch.utils.data.DataLoader(
+        _Rows(images),
+        batch_sampler=[np.asarray(r).tolist() for r in rows],
+        num_workers=num_workers,
+        collate_fn=_stack,
+        pin_memory=pin_memory,
+        generator=torch.Generator(),  # the workers' seeds never draw from the global RNG
+    )
+    yield from loader
 
 
 @dataclass
 class ImageStream:
-    """uint8 images (N, H, W, C) served as batches of indices with a generator for their views.
+    """uint8 images (N, H, W, C) served as :class:`Batch` es, and their augmented views.
 
     Batch order and augmentation draws depend only on (seed, epoch), so a resumed run sees
-    exactly the batches an uninterrupted one would.
+    exactly the batches an uninterrupted one would. ``normalization`` is the data set's (or an
+    encoder's) per-channel mean and std; when None it is computed from ``images``.
     """
 
-    images: np.ndarray
+    images: object
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     batch_size: int = 256
     seed: int = 0
     device: str = "cpu"
-    dataset: str = ""
+    normalization: Normalization | None = None
     indices: np.ndarray | None = None  # train on these rows only (default: all)
     epoch_size: int | None = None  # examples per epoch; a smaller pool is cycled (default: pool)
     # with labeled_per_batch > 0, every batch holds that many of the ``labeled`` rows and the rest
     # from the other rows of the pool (Iscen's two streams), as many batches as uniform ones
     labeled: np.ndarray | None = None
     labeled_per_batch: int = 0
-    mean: tuple = field(init=False)
-    std: tuple = field(init=False)
+    num_workers: int = 0
 
     def __post_init__(self) -> None:
-        self.pool = (
-            np.arange(len(self.images))
-            if self.indices is None
-            else np.asarray(self.indices, np.int64)
-        )
+        n = int(self.images.shape[0])
+        self.pool = np.arange(n) if self.indices is None else np.asarray(self.indices, np.int64)
         if self.pool.size == 0:
             raise ValueError("an ImageStream needs at least one image")
         if self.epoch_size is not None and self.epoch_size < 1:
@@ -65,49 +129,83 @@ class ImageStream:
                 seed=self.seed,
                 n_batches=self.steps_per_epoch,
             )
-        channels = self.images.shape[-1]
-        self.mean, self.std = NORMALIZATION.get(
-            self.dataset, ((0.5,) * channels, (0.25,) * channels)
-        )
+        if self.normalization is None:
+            self.normalization = channel_statistics(self.images)
+        self.mean, self.std = self.normalization
 
     @property
     def steps_per_epoch(self) -> int:
         return self.per_epoch // self.batch_size
 
-    def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+    def batch_rows(self, epoch: int) -> tuple[list[np.ndarray], torch.Generator]:
+        """The index arrays of every batch of ``epoch`` and the epoch's augmentation generator."""
         if self.sampler is not None:
-            yield from two_stream_batches(self.sampler, self.device, self.seed, epoch)
-            return
+            return sampler_rows(self.sampler, self.seed, epoch)
         rng = np.random.default_rng([self.seed, epoch])
         # a pool smaller than the epoch is passed over in fresh orders, as often as needed
         cycles = -(-self.steps_per_epoch * self.batch_size // self.pool.size)
         order = np.concatenate([rng.permutation(self.pool) for _ in range(cycles)])
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        for b in range(self.steps_per_epoch):
-            idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])
-            yield torch.from_numpy(idx).to(self.device), gen
+        b = self.batch_size
+        return [np.sort(order[i * b : (i + 1) * b]) for i in range(self.steps_per_epoch)], gen
 
-    def view(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """An augmented, normalised view (B, C, H, W) of the images ``idx``."""
-        x = to_tensor(self.images[idx.cpu().numpy()], self.device)
-        x = normalize(self.augment(x, gen), self.mean, self.std)
+    def batches(
+        self,
+        epoch: int,
+        rows: list[np.ndarray] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[Batch]:
+        """The batches of ``epoch`` (or of the given index arrays and generator, e.g. from a
+        task's own sampler), pixels read ahead by the DataLoader workers when there are any."""
+        if rows is None:
+            rows, gen = self.batch_rows(epoch)
+        else:
+            gen = generator
+        pixels = read_batches(
+            self.images, rows, num_workers=self.num_workers, pin_memory=self._pin()
+        )
+        for r, p in zip(rows, pixels, strict=True):
+            yield Batch(torch.as_tensor(np.asarray(r)).to(self.device), p, gen)
+
+    def _pin(self) -> bool:
+        return str(self.device).startswith("cuda")
+
+    def view(self, batch: Batch) -> torch.Tensor:
+        """An augmented, normalised view (B, C, H, W) of the batch's images on the device."""
+        x = to_tensor(batch.pixels, self.device)
+        x = normalize(self.augment(x, batch.generator), self.mean, self.std)
         # channels-last convolutions are faster on GPUs and on oneDNN CPUs (train/precision.py)
         return x.contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()
-    def embed(
-        self, model, images: np.ndarray | None = None, batch: int = 1024, *, head: str = "embed"
-    ) -> torch.Tensor:
+    def embed(self, model, images=None, batch: int = 1024, *, head: str = "embed") -> torch.Tensor:
         """``model.<head>`` (default: the unit embeddings, (N, D)) of ``images`` (default: the
         stream's), no augmentation, eval mode. ``head="features"`` gives the backbone output,
         ``head="forward"`` the logits."""
         images = self.images if images is None else images
+        n = int(images.shape[0])
         fn = model if head == "forward" else getattr(model, head)
         was_training = model.training
         model.eval()
+        rows = [np.arange(s, min(s + batch, n)) for s in range(0, n, batch)]
         out = [
-            fn(normalize(to_tensor(images[s : s + batch], self.device), self.mean, self.std))
-            for s in range(0, len(images), batch)
+            fn(normalize(to_tensor(p, self.device), self.mean, self.std))
+            for p in read_batches(
+                images, rows, num_workers=self.num_workers, pin_memory=self._pin()
+            )
         ]
         model.train(was_training)
         return torch.cat(out)
+
+
+def sampler_rows(
+    sampler: TwoStreamBatchSampler, seed: int, epoch: int
+) -> tuple[list[np.ndarray], torch.Generator]:
+    """The two-stream sampler's batches for ``epoch``, and the one generator of the epoch's
+    augmentation draws (seeded by ``seed`` and ``epoch`` only, so a resumed run sees the same
+    views)."""
+    sampler.set_epoch(epoch)
+    gen = torch.Generator().manual_seed(
+        int(np.random.default_rng([seed, epoch, 7]).integers(2**62))
+    )
+    return [np.asarray(idx, dtype=np.int64) for idx in sampler], gen

@@ -83,3 +83,18 @@ def pseudo_label_map(
     if not aps:
         raise InputError("no point selected to score")
     return float(np.mean(aps))
+
+
+def nearest_neighbor_accuracy(queries, bank, bank_labels, truth, block: int = 4096) -> float:
+    """LLP Table 6's NN accuracy: each query (a torch tensor of unit rows) takes the (pseudo)
+    label of its most similar bank row; the fraction that equals ``truth``."""
+    import torch
+
+    with torch.no_grad():
+        pred = torch.cat(
+            [
+                bank_labels[(queries[s : s + block] @ bank.T).argmax(1)]
+                for s in range(0, len(queries), block)
+            ]
+        )
+    return float(np.mean(pred.cpu().numpy() == np.asarray(truth)))

@@ -96,16 +96,18 @@ def weight_histogram(weights: np.ndarray, correct: np.ndarray, path: Path) -> Pa
 
 
 def epoch_curves(series: dict[str, dict[str, list]], path: Path) -> Path:
-    """Iscen Figure 4: pseudo-label accuracy (dashed) and test accuracy (solid) per epoch.
+    """Iscen Figure 4: pseudo-label accuracy (dashed) and test accuracy (solid) per epoch; the
+    weighted-kNN accuracy (dotted) of a metric's training.
 
-    ``series``: name → {"epoch": [...], "pseudo_label_accuracy": [...], "test_accuracy": [...]}
-    (missing values as None)."""
+    ``series``: name → {"epoch": [...], "pseudo_label_accuracy": [...], "test_accuracy": [...],
+    "knn_accuracy": [...]} (missing values as None)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (name, s) in enumerate(series.items()):
         color = f"C{i % 10}"
         for key, style, what in [
             ("test_accuracy", "-", "test"),
             ("pseudo_label_accuracy", "--", "pseudo labels"),
+            ("knn_accuracy", ":", "weighted kNN"),
         ]:
             pts = [
                 (e + 1, 100 * v)
@@ -118,7 +120,8 @@ def epoch_curves(series: dict[str, dict[str, list]], path: Path) -> Path:
     ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy per epoch (Iscen Fig. 4)")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
     return _save(fig, path)
 
 

@@ -12,7 +12,16 @@ from .affinity import (
     symmetrize,
 )
 from .build import Graph, knn_graph
-from .knn import BACKENDS, SearchPlan, knn, l2_normalize, neighbor_recall, plan_search
+from .knn import (
+    BACKENDS,
+    SearchPlan,
+    default_device,
+    knn,
+    knn_search,
+    l2_normalize,
+    neighbor_recall,
+    plan_search,
+)
 
 __all__ = [
     "BACKENDS",
@@ -25,6 +34,8 @@ __all__ = [
     "heat_affinity",
     "knn",
     "knn_graph",
+    "knn_search",
+    "default_device",
     "l2_normalize",
     "locally_scaled_heat",
     "neighbor_recall",

@@ -131,6 +131,32 @@ def knn(
     return drop_self_matches(sims, idx, k)
 
 
+def knn_search(
+    queries: np.ndarray,
+    base: np.ndarray,
+    k: int,
+    *,
+    backend: str = "auto",
+    device: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows of ``base`` for each row of ``queries``, by inner product.
+
+    Each query's answer depends on that query alone (no self match is removed: the queries are
+    not assumed to be in ``base``). Returns (similarities, indices), each (n_queries, k), sorted
+    by decreasing similarity; ``k`` is capped at the size of ``base``.
+    """
+    q, b = check_features(queries, name="queries"), check_features(base, name="base")
+    if q.shape[1] != b.shape[1]:
+        raise InputError(
+            f"queries have {q.shape[1]} features but the base has {b.shape[1]}; embed both alike"
+        )
+    k = min(int(k), b.shape[0])
+    plan = plan_search(b.shape[0], backend=backend, exact=True, device=device)
+    if plan.backend == "torch":
+        return _search_torch(b, k, plan.device, 4096, queries=q)
+    return _search_faiss_flat(b, q, k)
+
+
 def drop_self_matches(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Remove each row's own index from k+1 results (or the last result when it is absent).
 
@@ -196,14 +222,15 @@ def _search_faiss_approximate(
 
 
 def _search_torch(
-    x: np.ndarray, k: int, device: str, chunk_size: int
+    x: np.ndarray, k: int, device: str, chunk_size: int, queries: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     base = torch.from_numpy(x).to(device)
-    sims = np.empty((x.shape[0], k), dtype=np.float32)
-    idx = np.empty((x.shape[0], k), dtype=np.int64)
+    q = base if queries is None else torch.from_numpy(queries).to(device)
+    sims = np.empty((q.shape[0], k), dtype=np.float32)
+    idx = np.empty((q.shape[0], k), dtype=np.int64)
     with torch.no_grad():
-        for start in range(0, x.shape[0], chunk_size):
-            block = base[start : start + chunk_size] @ base.T  # (chunk, n), never n × n
+        for start in range(0, q.shape[0], chunk_size):
+            block = q[start : start + chunk_size] @ base.T  # (chunk, n), never n × n
             s, i = block.topk(k, dim=1)
             sims[start : start + chunk_size] = s.cpu().numpy()
             idx[start : start + chunk_size] = i.cpu().numpy()

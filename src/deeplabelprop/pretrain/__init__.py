@@ -1,6 +1,5 @@
-"""Metric pretraining: instance discrimination, NCA, supervised bootstrap."""
+"""Metric pretraining: instance discrimination, NCA, supervised bootstrap; the metric stage."""
 
-from ..data.stream import ImageStream
 from .losses import (
     estimate_log_partition,
     instance_nce_loss,
@@ -9,21 +8,22 @@ from .losses import (
     two_view_loss,
     weighted_knn_predict,
 )
-from .memory_bank import MemoryBank
 from .monitor import KnnMonitor
+from .run import train_metric
+from .settings import MetricSettings
 from .tasks import InstanceDiscrimination, NCAPretraining, SupervisedBootstrap
 
 __all__ = [
-    "ImageStream",
     "InstanceDiscrimination",
     "KnnMonitor",
-    "MemoryBank",
+    "MetricSettings",
     "NCAPretraining",
     "SupervisedBootstrap",
     "estimate_log_partition",
     "instance_nce_loss",
     "instance_softmax_loss",
     "nca_loss",
+    "train_metric",
     "two_view_loss",
     "weighted_knn_predict",
 ]

@@ -84,13 +84,16 @@ def nca_loss(
     bank_labels: torch.Tensor,
     tau: float,
 ) -> torch.Tensor:
-    """DMT eq. (4): -log Σ_{k: y_k = y_i, k ≠ i} exp(s_ik/τ) / Σ_{j ≠ i} exp(s_ij/τ) over the bank.
+    """DMT eq. (4): -log Σ_{k: y_k = y_i, k ≠ i} exp(s_ik/τ) / Σ_{j ≠ i} exp(s_ij/τ) over the
+    labeled bank rows.
 
-    Examples whose class has no other member in the bank contribute nothing.
+    Bank rows labeled -1 (unknown) take no part; examples whose class has no other member in the
+    bank (or that are unlabeled) contribute nothing.
     """
     logits = emb @ bank.T / tau  # (B, N)
     self_mask = torch.zeros_like(logits, dtype=torch.bool)
     self_mask[torch.arange(emb.shape[0], device=emb.device), index] = True
+    self_mask |= (bank_labels < 0)[None, :]  # unknown rows are outside the labeled set
     logits = logits.masked_fill(self_mask, -float("inf"))
     same = (bank_labels[None, :] == bank_labels[index][:, None]) & ~self_mask  # (B, N)
     log_pos = torch.logsumexp(logits.masked_fill(~same, -float("inf")), dim=1)

@@ -24,6 +24,8 @@ class KnnMonitor:
 
     def __call__(self, model, stream: ImageStream, bank: torch.Tensor, bank_labels) -> dict:
         query = stream.embed(model, self.images)
-        labels = torch.as_tensor(bank_labels, device=bank.device)
+        labels = torch.as_tensor(np.asarray(bank_labels), device=bank.device)
+        known = labels >= 0  # a user's data: only the labeled rows are the memory
+        bank, labels = bank[known], labels[known]
         pred = weighted_knn_predict(query, bank, labels, self.n_classes, k=self.k, tau=self.tau)
         return {"knn_accuracy": float(np.mean(pred.cpu().numpy() == self.labels))}

@@ -10,7 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..data.stream import ImageStream
+from ..data.stream import Batch, ImageStream
+from ..train.memory_bank import MemoryBank
+from ..train.task import Task
 from .losses import (
     estimate_log_partition,
     instance_nce_loss,
@@ -18,13 +20,11 @@ from .losses import (
     nca_loss,
     two_view_loss,
 )
-from .memory_bank import MemoryBank
 from .monitor import KnnMonitor
+from .settings import OBJECTIVES
 
-OBJECTIVES = ("memory-bank", "two-view")
 
-
-class _StreamTask:
+class _StreamTask(Task):
     def __init__(self, stream: ImageStream, monitor: KnnMonitor | None):
         self.stream, self.monitor = stream, monitor
 
@@ -77,16 +77,16 @@ class InstanceDiscrimination(_StreamTask):
         self.log_z: float | None = None
         self._last: tuple | None = None
 
-    def loss(self, model, batch, step):
-        idx, gen = batch
+    def loss(self, model, batch: Batch, step: int):
+        idx, gen = batch.index, batch.generator
         if self.objective == "two-view":
             b = idx.shape[0]
             z = model.embed(
-                torch.cat([self.stream.view(idx, gen), self.stream.view(idx, gen)])
+                torch.cat([self.stream.view(batch), self.stream.view(batch)])
             )  # (2B, D)
             self._last = (idx, F.normalize(z[:b].detach() + z[b:].detach(), dim=1))
             return two_view_loss(z[:b], z[b:], self.tau), {}
-        emb = model.embed(self.stream.view(idx, gen))  # (B, D)
+        emb = model.embed(self.stream.view(batch))  # (B, D)
         if self.n_negatives is None:
             loss = instance_softmax_loss(emb, self.bank.vectors, idx, self.tau)
         else:
@@ -134,9 +134,9 @@ class NCAPretraining(_StreamTask):
         self.tau = tau
         self._last: tuple | None = None
 
-    def loss(self, model, batch, step):
-        idx, gen = batch
-        emb = model.embed(self.stream.view(idx, gen))
+    def loss(self, model, batch: Batch, step: int):
+        idx = batch.index
+        emb = model.embed(self.stream.view(batch))
         self._last = (idx, emb.detach())
         return nca_loss(emb, self.bank.vectors, idx, self.labels, self.tau), {}
 
@@ -175,21 +175,11 @@ class SupervisedBootstrap(_StreamTask):
         self.labels = torch.as_tensor(labels, device=stream.device)
         self.reference = reference
 
-    def loss(self, model, batch, step):
-        idx, gen = batch
-        return F.cross_entropy(model(self.stream.view(idx, gen)), self.labels[idx]), {}
-
-    def after_step(self, model, batch):
-        return None
+    def loss(self, model, batch: Batch, step: int):
+        return F.cross_entropy(model(self.stream.view(batch)), self.labels[batch.index]), {}
 
     def evaluate(self, model, epoch):
         if self.monitor is None or self.reference is None:
             return {}
         ref_stream, ref_labels = self.reference
         return self.monitor(model, self.stream, ref_stream.embed(model), ref_labels)
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        return None

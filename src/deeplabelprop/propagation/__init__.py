@@ -1,4 +1,5 @@
-"""Propagators (one per file), their result type, confidence and class-balance weights."""
+"""Propagators (one per file, registered by name), their result type, training weights,
+confidence and class-balance weights."""
 
 from .base import label_matrix
 from .cg import conjugate_gradient
@@ -9,24 +10,43 @@ from .confidence import (
     select_confident,
     top_probability,
 )
-from .diffusion import Diffusion, diffuse
-from .knn_vote import KnnVote, knn_vote_log_scores
-from .local import LocalPropagation, labeled_log_density, local_votes
-from .registry import PROPAGATORS, get_propagator_class, make_propagator, parameter_names
+from .registry import (
+    PROPAGATORS,
+    discover,
+    fit_to_size,
+    get_propagator_class,
+    make_propagator,
+    methods_taking,
+    parameter_names,
+    register_propagator,
+)
 from .result import PropagationResult, normalize_rows
-from .spectral import Spectral, spectral_basis, spectral_vote
+from .weights import WEIGHTS, example_weights
+
+discover()  # every module of this package registers its propagator
+
+from .diffusion import Diffusion, diffuse  # noqa: E402
+from .knn_vote import KnnVote, knn_vote_log_scores  # noqa: E402
+from .local import LocalPropagation, labeled_log_density, local_votes  # noqa: E402
+from .settings import PropagateSettings  # noqa: E402
+from .spectral import Spectral, spectral_basis, spectral_vote  # noqa: E402
 
 __all__ = [
     "PROPAGATORS",
+    "WEIGHTS",
     "Diffusion",
     "KnnVote",
     "LocalPropagation",
+    "PropagateSettings",
     "PropagationResult",
     "Spectral",
     "class_balance_weights",
     "conjugate_gradient",
     "diffuse",
+    "discover",
     "entropy_weight",
+    "example_weights",
+    "fit_to_size",
     "get_propagator_class",
     "knn_vote_log_scores",
     "label_matrix",
@@ -34,8 +54,10 @@ __all__ = [
     "local_votes",
     "make_propagator",
     "margin_confidence",
+    "methods_taking",
     "normalize_rows",
     "parameter_names",
+    "register_propagator",
     "select_confident",
     "spectral_basis",
     "spectral_vote",

@@ -16,8 +16,9 @@ from .._validation import check_n_neighbors
 from ..graph import BACKENDS, knn_graph
 from .base import label_matrix, prepare_inputs, stage
 from .cg import conjugate_gradient
-from .confidence import entropy_weight
+from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
+from .weights import example_weights
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def diffuse(
     return conjugate_gradient(lambda v: v - alpha * (normalized @ v), y, max_iter=max_iter, tol=tol)
 
 
+@register_propagator
 @dataclass
 class Diffusion:
     """Label diffusion on a kNN graph (Zhou et al. 2004; Iscen et al. 2019 eq. 9-11).
@@ -65,6 +67,7 @@ class Diffusion:
     random_state: int = 0
 
     name: ClassVar[str] = "diffusion"
+    weight: ClassVar[str] = "entropy"  # Iscen eq. (11)
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "gamma": Interval(0, None, closed="neither"),
@@ -104,10 +107,7 @@ class Diffusion:
             )
             z = np.clip(z, 0.0, None)  # Iscen's code: negative scores are clipped at 0
             probabilities = normalize_rows(z)
-            confidence = np.ones(x.shape[0])
-            unlabeled = y < 0
-            if unlabeled.any():
-                confidence[unlabeled] = entropy_weight(probabilities[unlabeled])
+            confidence = example_weights(self.weight, probabilities, y >= 0)
         if not converged:
             warnings.warn(
                 f"diffusion CG stopped at max_iter={self.max_iter} with relative residual "
@@ -121,6 +121,7 @@ class Diffusion:
             z,
             probabilities,
             confidence,
+            weight_name=self.weight,
             n_iter=n_iter,
             converged=converged,
             timings=timings,

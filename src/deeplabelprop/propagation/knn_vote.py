@@ -12,8 +12,10 @@ from .._params import Interval, check_params
 from ..graph import l2_normalize
 from ..graph.knn import default_device
 from .base import prepare_inputs, stage
-from .confidence import DMT_SIGMA, margin_confidence
+from .confidence import DMT_SIGMA
+from .registry import register_propagator
 from .result import PropagationResult, finalize
+from .weights import example_weights
 
 
 def knn_vote_log_scores(
@@ -50,6 +52,7 @@ def knn_vote_log_scores(
     return out - np.log(np.maximum(counts, 1))
 
 
+@register_propagator
 @dataclass
 class KnnVote:
     """One-step vote from every labeled point (DMT eq. 5), class-size normalised.
@@ -64,6 +67,7 @@ class KnnVote:
     device: str | None = None
 
     name: ClassVar[str] = "knn-vote"
+    weight: ClassVar[str] = "margin"  # DMT eq. (8)-(9)
     constraints: ClassVar[dict] = {
         "tau": Interval(0, None, closed="neither"),
         "confidence_temperature": Interval(0, None, closed="neither"),
@@ -81,6 +85,10 @@ class KnnVote:
             # softmax of log z = z / Σ z, without overflow
             shifted = np.exp(log_z - log_z.max(axis=1, keepdims=True))
             probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-            confidence = margin_confidence(probabilities, self.confidence_temperature)
+            confidence = example_weights(
+                self.weight, probabilities, y >= 0, temperature=self.confidence_temperature
+            )
         # one step of a random walk (DMT §3.2): n_iter = 1
-        return finalize(y, log_z, probabilities, confidence, n_iter=1, timings=timings)
+        return finalize(
+            y, log_z, probabilities, confidence, weight_name=self.weight, n_iter=1, timings=timings
+        )

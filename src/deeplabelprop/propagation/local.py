@@ -16,8 +16,9 @@ from .._validation import check_n_neighbors
 from ..graph import l2_normalize
 from ..graph.knn import default_device
 from .base import prepare_inputs, stage
-from .confidence import top_probability
+from .registry import register_propagator
 from .result import PropagationResult, finalize
+from .weights import example_weights
 
 
 def _rows_per_block(n_cols: int, block_elements: int) -> int:
@@ -106,6 +107,7 @@ def local_votes(
     return out
 
 
+@register_propagator
 @dataclass
 class LocalPropagation:
     """Density-weighted votes from the K labeled neighbours (LLP eq. 5-8); confidence c = p_y.
@@ -120,6 +122,7 @@ class LocalPropagation:
     device: str | None = None
 
     name: ClassVar[str] = "local"
+    weight: ClassVar[str] = "top-probability"  # LLP eq. (6): c = p_y
     constraints: ClassVar[dict] = {
         "n_voters": Interval(1, None, integer=True),
         "n_density": Interval(1, None, integer=True),
@@ -155,4 +158,7 @@ class LocalPropagation:
                     .numpy()
                 )
         info = {"log_density": log_rho.cpu().numpy()}
-        return finalize(y, p, p, top_probability(p), n_iter=1, timings=timings, info=info)
+        confidence = example_weights(self.weight, p, y >= 0)
+        return finalize(
+            y, p, p, confidence, weight_name=self.weight, n_iter=1, timings=timings, info=info
+        )

@@ -1,12 +1,28 @@
-"""The one result type every propagator returns."""
+"""The one result type every propagator returns, and its one file format.
+
+Every pseudo-label file (``deeplabelprop propagate``, each recipe's propagation stage, the
+per-epoch records of ``lpdssl`` and ``llp``) is written by :meth:`PropagationResult.save` and
+read by :meth:`PropagationResult.load`: an ``.npz`` with ``labels`` (class index), ``classes``
+(names), ``probabilities``, ``confidence``, ``weights`` (the training weight, named by
+``weight_name``), ``class_weights`` (ζ), ``labeled``, ``scores`` and the ``params`` used.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import csv
+import json
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, save_npz
+from ..errors import InputError
 from .confidence import class_balance_weights
+
+FORMAT = "deeplabelprop.pseudo-labels/1"
+TOP_K = 3  # classes (with probabilities) per row of a pseudo-label CSV
 
 
 @dataclass(frozen=True)
@@ -21,12 +37,15 @@ class PropagationResult:
         Rows sum to 1; one-hot on labeled points; uniform where no label mass arrives.
     confidence : ndarray of shape (n_samples,)        in [0, 1]; 1 on labeled points
     weights : ndarray of shape (n_samples,)
-        Training weights ω_i ζ_ŷi of Iscen eq. (12): confidence times class balance.
+        The per-example training weight (DMT α, Iscen ω or LLP p_y; ``weight_name`` says which);
+        the method's own by default, equal to ``confidence``. 1 on labeled points.
+    class_weights : ndarray of shape (n_classes,)    ζ_j ∝ 1/(|L_j| + |U_j|), mean 1 (Iscen §4)
     labeled : ndarray of shape (n_samples,), bool    which points carried a label
     n_iter : int                                       solver iterations (0 for one-shot methods)
     converged : bool
     timings : dict                                     seconds per stage
     info : dict                                        method-specific facts (kNN recall, ...)
+    weight_name : str                                  the weight in ``weights``
     """
 
     labels: np.ndarray
@@ -35,14 +54,101 @@ class PropagationResult:
     confidence: np.ndarray
     weights: np.ndarray
     labeled: np.ndarray
+    class_weights: np.ndarray
     n_iter: int = 0
     converged: bool = True
     timings: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    weight_name: str = ""
 
     @property
     def n_classes(self) -> int:
         return self.probabilities.shape[1]
+
+    def with_weights(self, weights: np.ndarray, name: str) -> PropagationResult:
+        """The same result with another training weight (1 is kept on labeled points)."""
+        w = np.array(weights, dtype=np.float64)
+        w[self.labeled] = 1.0
+        return replace(self, weights=w, weight_name=name)
+
+    def save(
+        self, path: str | Path, classes=None, params: dict | None = None, *, compact: bool = False
+    ) -> None:
+        """Write the result to ``path`` (.npz) atomically. ``classes``: the name of each class
+        index (default 0..c-1). ``compact`` stores labels as int16 and the probabilities and
+        weights as float16, without the scores (per-epoch records)."""
+        classes = np.asarray(range(self.n_classes) if classes is None else classes)
+        real = np.float16 if compact else np.float64
+        arrays = {
+            "format": np.array(FORMAT),
+            "labels": self.labels.astype(np.int16 if compact else np.int64),
+            "classes": classes.astype(str),
+            "probabilities": self.probabilities.astype(real),
+            "confidence": self.confidence.astype(real),
+            "weights": self.weights.astype(real),
+            "weight_name": np.array(self.weight_name),
+            "class_weights": self.class_weights.astype(np.float32),
+            "labeled": self.labeled,
+            "n_iter": np.array(self.n_iter),
+            "converged": np.array(self.converged),
+            "params": np.array(json.dumps(params or {}, sort_keys=True, default=str)),
+            "timings": np.array(json.dumps(self.timings, sort_keys=True)),
+        }
+        if not compact:
+            arrays["scores"] = self.scores
+        save_npz(path, **arrays)
+
+    def save_csv(self, path: str | Path, names: list[str], classes, *, top_k: int = TOP_K) -> None:
+        """Write one row per point, keyed by ``names`` (file paths): ``index, path, label,
+        confidence, given`` (1 for a label that was given), then the ``top_k`` classes with their
+        probabilities. Atomic."""
+        classes = [str(c) for c in classes]
+        k = min(top_k, self.n_classes)
+        header = ["index", "path", "label", "confidence", "given"]
+        for j in range(1, k + 1):
+            header += [f"class_{j}", f"probability_{j}"]
+        top = np.argsort(-self.probabilities, axis=1, kind="stable")[:, :k]
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for i, name in enumerate(names):
+                row = [i, name, classes[self.labels[i]], f"{self.confidence[i]:.4f}"]
+                row.append(int(self.labeled[i]))
+                for c in top[i]:
+                    row += [classes[c], f"{self.probabilities[i, c]:.4f}"]
+                writer.writerow(row)
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[PropagationResult, np.ndarray, dict]:
+        """(result, class names, params) from a file written by :meth:`save`."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "format" not in z.files or str(z["format"]) != FORMAT:
+                    raise InputError(
+                        f"{path} is not a pseudo-label file of deeplabelprop ({FORMAT}); "
+                        "write one with `deeplabelprop propagate`"
+                    )
+                p = z["probabilities"].astype(np.float64)
+                result = cls(
+                    labels=z["labels"].astype(np.int64),
+                    scores=z["scores"] if "scores" in z.files else p,
+                    probabilities=p,
+                    confidence=z["confidence"].astype(np.float64),
+                    weights=z["weights"].astype(np.float64),
+                    labeled=z["labeled"].astype(bool),
+                    class_weights=z["class_weights"].astype(np.float64),
+                    n_iter=int(z["n_iter"]),
+                    converged=bool(z["converged"]),
+                    timings=json.loads(str(z["timings"])),
+                    weight_name=str(z["weight_name"]),
+                )
+                classes, params = z["classes"], json.loads(str(z["params"]))
+        except InputError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise InputError(f"{path} cannot be read as a pseudo-label file ({exc})") from exc
+        return result, classes, params
 
 
 def normalize_rows(scores: np.ndarray) -> np.ndarray:
@@ -63,13 +169,15 @@ def finalize(
     probabilities: np.ndarray,
     confidence: np.ndarray,
     *,
+    weight_name: str = "",
     n_iter: int = 0,
     converged: bool = True,
     timings: dict | None = None,
     info: dict | None = None,
 ) -> PropagationResult:
     """Assemble a result: argmax pseudo labels, labeled points clamped to their label with
-    probability one-hot and confidence 1, and the Iscen eq. (12) weights."""
+    probability one-hot and confidence 1; ``confidence`` is also the training weight
+    ``weight_name`` (the method's own); ζ from the pseudo labels."""
     labeled = labels_in >= 0
     n_classes = probabilities.shape[1]
     probabilities = np.array(probabilities, dtype=np.float64)
@@ -78,16 +186,17 @@ def finalize(
     probabilities[labeled] = np.eye(n_classes)[labels_in[labeled]]
     confidence = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
     confidence[labeled] = 1.0
-    zeta = class_balance_weights(labels, n_classes)
     return PropagationResult(
         labels=labels,
         scores=np.asarray(scores, dtype=np.float64),
         probabilities=probabilities,
         confidence=confidence,
-        weights=confidence * zeta[labels],
+        weights=confidence.copy(),
         labeled=labeled,
+        class_weights=class_balance_weights(labels, n_classes),
         n_iter=int(n_iter),
         converged=bool(converged),
         timings=dict(timings or {}),
         info=dict(info or {}),
+        weight_name=weight_name,
     )

@@ -12,8 +12,10 @@ from .._validation import check_n_neighbors
 from ..errors import InputError
 from ..graph import BACKENDS, EIGEN_METHODS, KERNELS, Spectrum, knn_graph, laplacian_eigenpairs
 from .base import prepare_inputs, stage
-from .confidence import DMT_SIGMA, margin_confidence
+from .confidence import DMT_SIGMA
+from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
+from .weights import example_weights
 
 ZERO_EIGENVALUE = 1e-5
 SPECTRAL_FILTERS = ("diffusion", "inverse")
@@ -80,6 +82,7 @@ def spectral_vote(
     return (basis * weights) @ means.T  # (n, c)
 
 
+@register_propagator
 @dataclass
 class Spectral:
     """Vote through a spectral embedding of the kNN graph (DMT eq. 6, "constrained spectral").
@@ -111,6 +114,7 @@ class Spectral:
     random_state: int = 0
 
     name: ClassVar[str] = "spectral"
+    weight: ClassVar[str] = "margin"  # DMT eq. (8)-(9)
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "n_components": Interval(1, None, integer=True),
@@ -167,7 +171,9 @@ class Spectral:
             )
             z = spectral_vote(basis, weights, y, c)
             probabilities = normalize_rows(z)
-            confidence = margin_confidence(probabilities, self.confidence_temperature)
+            confidence = example_weights(
+                self.weight, probabilities, y >= 0, temperature=self.confidence_temperature
+            )
         info = {
             "knn_recall": graph.knn_recall,
             "eigenvalues": spectrum.eigenvalues,
@@ -178,8 +184,40 @@ class Spectral:
             z,
             probabilities,
             confidence,
+            weight_name=self.weight,
             n_iter=spectrum.n_iter,
             converged=spectrum.converged,
             timings=timings,
             info=info,
         )
+
+
+def spectral_similarity(
+    features: np.ndarray,
+    rows: np.ndarray,
+    *,
+    pool_size: int = 2000,
+    n_neighbors: int = 20,
+    n_components: int = 200,
+    seed: int = 0,
+) -> np.ndarray:
+    """W' = E diag(f(λ)) Eᵀ (DMT eq. 6 with the default diffusion filter) between ``rows``, from
+    the graph of a seeded sample of at most ``pool_size`` points that contains them (DMT Fig. 2).
+
+    Returns an array of shape (len(rows), len(rows)).
+    """
+    rng = np.random.default_rng(seed)
+    others = np.setdiff1d(np.arange(len(features)), rows)
+    pool = np.concatenate([rows, rng.permutation(others)[: max(0, pool_size - len(rows))]])
+    graph = knn_graph(
+        np.asarray(features, dtype=np.float64)[pool],
+        min(n_neighbors, len(pool) - 1),
+        kernel="exp",
+        tau=0.1,
+    )
+    spectrum = laplacian_eigenpairs(
+        graph.normalized, min(n_components, len(pool) - 2), random_state=seed
+    )
+    basis, w = spectral_basis(spectrum, graph.degrees, spectral_filter="diffusion")
+    e = basis[: len(rows)]
+    return (e * w) @ e.T

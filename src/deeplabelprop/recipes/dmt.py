@@ -1,212 +1,181 @@
 """Recipe ``dmt``: Deep Metric Transfer (Liu et al. 2019) end to end.
 
-Stage 1, metric: instance discrimination on the training images (S = U), NCA or bootstrap, or an
-encoder from another run or data set (S ≠ U). Stage 2, propagate: any registered propagator on
-the embeddings, pseudo labels with DMT's margin confidence (eq. 8-9). Stage 3, finetune: a
-classifier initialised from the metric encoder, trained on the labels and the pseudo labels
-weighted by their confidence (eq. 10), dropping confidence below 0.01, or on the top ratio of
-pseudo labels (the released code's variant).
-
-Every stage writes into the run directory and is skipped when its output exists, so running the
-same command after a kill continues where it stopped (stages resume inside via checkpoints).
+Stage ``metric``: instance discrimination on the training images (S = U), NCA or bootstrap on the
+given labels, an encoder from another run or data set (S ≠ U), or none (raw pixels). Stage
+``propagate``: any registered propagator on the embeddings; each pseudo label's training weight
+is the method's own (DMT's margin, eq. 8-9, for spectral and knn-vote) unless ``weight`` names
+another. Stage ``finetune``: a classifier initialised from the metric encoder, trained on the
+labels and the pseudo labels weighted by that weight (eq. 10), dropping weights below 0.01, or on
+the top ratio of pseudo labels (the released code's variant).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, save_npz
-from ..data import ImageStream, ShiftFlip
-from ..errors import InputError
+from .._params import Interval
+from ..config import setting
+from ..data import ShiftFlip
+from ..data.stream import ImageStream
 from ..evaluate import pseudo_label_accuracy, pseudo_label_map
-from ..graph.knn import default_device
-from ..propagation import PROPAGATORS, make_propagator, margin_confidence, select_confident
-from ..propagation.confidence import DMT_SIGMA
+from ..pretrain import MetricSettings
+from ..propagation import PropagateSettings, PropagationResult, select_confident
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
 from .common import (
-    MetricSettings,
-    RecipeConfig,
     check_labeled_per_batch,
-    check_metric_settings,
     classifier_model,
-    metric_stage,
-    run_split,
+    device_of,
+    save_classifier,
     save_test_predictions,
-    train_and_test,
+    write_pseudo_labels,
 )
+from .metric_stage import check_metric, metric_stage
+from .registry import register_recipe
+from .run_dir import open_problem, open_run
+from .settings import RecipeConfig
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class PropagateSettings:
-    method: str = "spectral"
-    n_neighbors: int | None = None
-    n_components: int | None = None
-    alpha: float | None = None
-    confidence_temperature: float = 1.0 / DMT_SIGMA
-
-
-@dataclass
 class FinetuneSettings:
-    epochs: int = 20
-    lr: float = 0.05
-    batch_size: int = 128
+    epochs: int = setting(20, Interval(1, None, integer=True))
+    lr: float = setting(0.05, Interval(0, None, closed="neither"))
+    batch_size: int = setting(128, Interval(2, None, integer=True))
     use_pseudo_labels: bool = True  # False: labels only (DMT Table 2 "no propagation")
-    min_confidence: float = 0.01  # DMT §3.3: drop α < 0.01
-    top_ratio: float | None = None  # released code: keep only the most confident ratio, weight 1
+    min_confidence: float = setting(0.01, Interval(0, 1))  # DMT §3.3: drop α < 0.01
+    # released code: keep only the most confident ratio, weight 1
+    top_ratio: float | None = setting(None, Interval(0, 1, allow_none=True))
     per_class: bool = False  # top_ratio within each pseudo class (the confident set keeps them all)
     # true labels in every batch (the rest pseudo labels); 0: batches uniform over all rows (DMT)
-    labeled_per_batch: int = 0
-    shift: int = 2
+    labeled_per_batch: int = setting(0, Interval(0, None, integer=True))
+    shift: int = setting(2, Interval(0, None, integer=True))
     # examples per epoch (a smaller labeled set is cycled); None: the training set size, so that
     # "no propagation" trains as many steps as the pseudo-labeled runs
-    epoch_size: int | None = None
+    epoch_size: int | None = setting(None, Interval(1, None, integer=True, allow_none=True))
 
 
 @dataclass
 class DMTConfig(RecipeConfig):
-    metric: MetricSettings = field(default_factory=MetricSettings)
-    propagate: PropagateSettings = field(default_factory=PropagateSettings)
-    finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
+    metric: MetricSettings = setting(factory=MetricSettings)
+    propagate: PropagateSettings = setting(factory=lambda: PropagateSettings("spectral"))
+    finetune: FinetuneSettings = setting(factory=FinetuneSettings)
 
 
-def run_dmt(cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
-    """Run (or resume) the three stages into ``out_dir``; returns the final results."""
-    check_metric_settings(cfg.metric, "metric")
-    check_labeled_per_batch(cfg.finetune.labeled_per_batch, cfg.finetune.batch_size, "finetune")
-    if cfg.propagate.method not in PROPAGATORS:
-        raise InputError(
-            f"unknown propagator {cfg.propagate.method!r}; choose one of {', '.join(sorted(PROPAGATORS))}"
-        )
-    out = Path(out_dir)  # created only once the settings are known to be valid
-    out.mkdir(parents=True, exist_ok=True)
-    device = cfg.device or default_device()
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
-    train_set, test_set = train_and_test(
-        cfg.dataset, cfg.data_dir, fast_dev_run=cfg.fast_dev_run, seed=cfg.seed
+def check_dmt(cfg: DMTConfig) -> None:
+    check_metric(
+        cfg.metric, "metric", allowed=("instance", "nca", "bootstrap", "checkpoint", "none")
     )
-    n_classes = len(train_set.classes)
-    timings: dict[str, float] = {}
-    split, y = run_split(out, train_set, cfg.n_labeled, cfg.seed)  # one split for every stage
+    check_labeled_per_batch(cfg.finetune.labeled_per_batch, cfg.finetune.batch_size, "finetune")
 
-    # stage 1: metric
-    t0 = time.perf_counter()
-    features_path = out / "metric" / "features.npy"
-    encoder_path = out / "metric" / "encoder.pt"
-    if cfg.metric.source != "none" and not features_path.exists():
-        logger.info("stage 1/3: metric (%s)", cfg.metric.source)
-        metric_stage(
-            cfg.metric,
-            cfg,
-            out / "metric",
-            device,
-            section="metric",
-            images=(train_set, test_set),
-            split=split,
-            progress=progress,
-        )
-    timings["metric"] = time.perf_counter() - t0
 
-    # stage 2: propagate (on the metric's features, or PCA-free raw pixels when there is no metric)
-    t0 = time.perf_counter()
-    pseudo_path = out / "propagate" / "pseudo.npz"
-    if cfg.finetune.use_pseudo_labels and not pseudo_path.exists():
-        logger.info("stage 2/3: propagate (%s)", cfg.propagate.method)
-        feats = (
-            np.load(features_path)
-            if features_path.exists()
-            else train_set.images.reshape(len(train_set), -1) / 255.0
-        )
-        params = {k: v for k, v in asdict(cfg.propagate).items() if k != "method" and v is not None}
-        params = {
-            k: v
-            for k, v in params.items()
-            if k in {f for f in PROPAGATORS[cfg.propagate.method].__dataclass_fields__}
-        }
-        if (
-            cfg.fast_dev_run
-            and "n_components" in PROPAGATORS[cfg.propagate.method].__dataclass_fields__
-        ):
-            params["n_components"] = min(params.get("n_components", 200), 20)
-        result = make_propagator(cfg.propagate.method, **params).propagate(feats, y, n_classes)
-        confidence = margin_confidence(
-            result.probabilities, cfg.propagate.confidence_temperature
-        )  # DMT eq. (8)-(9)
-        confidence[y >= 0] = 1.0
-        save_npz(
-            pseudo_path,
-            labels=result.labels,
-            probabilities=result.probabilities,
-            confidence=confidence,
-            labeled=y >= 0,
-        )
-    timings["propagate"] = time.perf_counter() - t0
+def propagate_stage(run, cfg: DMTConfig, problem, features: np.ndarray) -> PropagationResult:
+    """Stage ``propagate`` (skipped when done): pseudo labels for every training image."""
+    path = run.path / "propagate" / "pseudo.npz"
+    if not run.done("propagate"):
+        with run.stage("propagate"):
+            result = cfg.propagate.propagate(
+                features, problem.given, len(problem.classes), seed=cfg.seed
+            )
+            result.save(path, problem.classes, result.info["params"])
+    return PropagationResult.load(path)[0]
 
-    # stage 3: finetune
-    t0 = time.perf_counter()
-    ft = cfg.finetune
+
+def finetune_rows(ft: FinetuneSettings, result: PropagationResult, y: np.ndarray):
+    """(rows to train on, their targets, their weights): the labels, plus the pseudo labels
+    whose weight is at least ``min_confidence`` (weighted, eq. 10), or the top ratio of them
+    (weight 1, the released code)."""
     rows, weights = np.flatnonzero(y >= 0), np.ones(len(y))
     targets = np.where(y >= 0, y, 0)
-    pseudo_metrics = {}
+    if not ft.use_pseudo_labels:
+        return rows, targets, weights
+    unl = np.flatnonzero(y < 0)
+    targets = result.labels
+    if ft.top_ratio is not None:
+        chosen = select_confident(
+            result.weights,
+            ft.top_ratio,
+            candidates=unl,
+            labels=targets,
+            per_class=ft.per_class,
+            tie_break=result.probabilities.max(axis=1),  # where σ = 40 saturates
+        )
+    else:
+        chosen = unl[result.weights[unl] >= ft.min_confidence]
+        weights = result.weights  # DMT eq. (10): α_i (1 on labeled points)
+    return np.concatenate([rows, chosen]), targets, weights
+
+
+@register_recipe("dmt", DMTConfig, check=check_dmt)
+def run_dmt(
+    cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
+) -> dict:
+    """Run (or resume) the three stages into ``out_dir``; returns the final results."""
+    stages = {
+        "metric": cfg.stage_settings("metric"),
+        "propagate": cfg.stage_settings("metric", "propagate"),
+        "finetune": cfg.stage_settings("metric", "propagate", "finetune"),
+    }
+    if cfg.metric.source == "none":
+        del stages["metric"]
+    if not cfg.finetune.use_pseudo_labels:
+        del stages["propagate"]
+    run = open_run(out_dir, "dmt", cfg, stages, fast_dev_run=fast_dev_run)
+    problem = open_problem(run, cfg, progress=progress)
+    device, y = device_of(cfg), problem.given
+
+    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
+    metrics: dict = {}
+    result = None
+    if cfg.finetune.use_pseudo_labels:
+        features = (
+            np.load(run.path / "metric" / "features.npy")
+            if encoder is not None
+            else np.asarray(problem.train.images).reshape(len(y), -1) / 255.0
+        )
+        result = propagate_stage(run, cfg, problem, features)
+        write_pseudo_labels(run, result, problem, "propagate/pseudo.npz")
+        if problem.truth is not None:
+            unl = y < 0
+            metrics = {
+                "pseudo_label_accuracy": pseudo_label_accuracy(result.labels, problem.truth, unl),
+                "pseudo_label_map": pseudo_label_map(
+                    result.weights, result.labels, problem.truth, unl
+                ),
+            }
+
+    ft = cfg.finetune
+    rows, targets, weights = finetune_rows(ft, result, y)
     if ft.use_pseudo_labels:
-        pseudo = np.load(pseudo_path)
-        unl = np.flatnonzero(y < 0)
-        targets = pseudo["labels"]
-        if ft.top_ratio is not None:
-            chosen = select_confident(
-                pseudo["confidence"],
-                ft.top_ratio,
-                candidates=unl,
-                labels=targets,
-                per_class=ft.per_class,
-                tie_break=pseudo["probabilities"].max(axis=1),  # where σ = 40 saturates
-            )
-        else:
-            chosen = unl[pseudo["confidence"][unl] >= ft.min_confidence]
-            weights = pseudo["confidence"]  # DMT eq. (10): α_i (1 on labeled points)
-        rows = np.concatenate([rows, chosen])
-        pseudo_metrics = {
-            "pseudo_label_accuracy": pseudo_label_accuracy(targets, train_set.labels, y < 0),
-            "pseudo_label_map": pseudo_label_map(
-                pseudo["confidence"], targets, train_set.labels, y < 0
-            ),
-            "pseudo_labels_used": int(chosen.size),
-        }
-    model = classifier_model(
-        cfg,
-        train_set,
-        device,
-        encoder=encoder_path if encoder_path.exists() and cfg.metric.source != "none" else None,
-    )
+        metrics["pseudo_labels_used"] = int(rows.size - (y >= 0).sum())
+    network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
     stream = ImageStream(
-        train_set.images,
+        problem.train.images,
         ShiftFlip(shift=ft.shift),
         ft.batch_size,
         cfg.seed,
         device,
-        cfg.dataset,
+        normalization,
         indices=rows,
-        epoch_size=ft.epoch_size or len(train_set),
+        epoch_size=ft.epoch_size or len(problem.train),
         labeled=np.flatnonzero(y >= 0),
         # labels only: every row is labeled, the batches stay uniform
         labeled_per_batch=ft.labeled_per_batch if ft.use_pseudo_labels else 0,
+        num_workers=cfg.num_workers,
     )
-    monitor = AccuracyMonitor(test_set.images, test_set.labels)
+    test = problem.test
+    monitor = None if test is None else AccuracyMonitor(test.images, test.labels)
     task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
-    tcfg = TrainConfig(
-        epochs=1 if cfg.fast_dev_run else ft.epochs, lr=ft.lr, seed=cfg.seed, progress=progress
-    )
-    metrics = train(model, task, tcfg, out / "finetune", extra_config={"dmt": asdict(cfg)})
-    save_test_predictions(model, monitor, stream, out)
-    timings["finetune"] = time.perf_counter() - t0
-    results = {"test_accuracy": metrics["test_accuracy"], **pseudo_metrics, "seconds": timings}
-    with atomic_path(out / "results.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
-    return results
+    tcfg = TrainConfig(epochs=ft.epochs, lr=ft.lr, seed=cfg.seed, progress=progress)
+    with run.stage("finetune") as folder:
+        last = train(network, task, tcfg, folder, extra_config={"dmt": stages["finetune"]})
+    run.output("epochs", "finetune/metrics.jsonl")
+    save_classifier(run, network, problem, normalization, cfg)
+    if monitor is not None:
+        save_test_predictions(run, network, monitor, stream)
+    seconds = {k: v.get("seconds") for k, v in run.record["stages"].items()}
+    return run.finish({"test_accuracy": last.get("test_accuracy"), **metrics, "seconds": seconds})

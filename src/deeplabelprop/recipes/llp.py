@@ -1,197 +1,136 @@
 """Recipe ``llp``: Local Label Propagation (Zhuang et al. 2019).
 
-Stage 1, warm start: instance discrimination on the training images (the paper: 10 epochs of the
-IR loss) or an encoder checkpoint; its embeddings become the initial memory bank.
-Stage 2, every epoch: the density ρ of the labeled bank rows (eq. 7, T = 25), pseudo labels and
-confidences of all rows from the K = 10 labeled neighbours weighted P(i|v)/ρ(v_i) (eq. 8); every
-step the loss c · [CE + aggregation] (eq. 4), τ = 0.07, bank momentum 0.5, weight decay 1e-4.
-The released code defines the density-weighted vote but never calls it; this recipe runs it.
-An option of ours, ``propagation.method``: a global propagator (e.g. diffusion) on the whole bank
-instead of the local vote, its own confidence as c.
+Stage ``metric``: the warm start (instance discrimination; the paper: 10 epochs of the IR loss)
+or an encoder checkpoint; its embeddings become the initial memory bank. Stage ``llp``, every
+epoch: pseudo labels and confidences c for every bank row from ``[propagate]``: LLP's own
+density-weighted votes of the K = 10 labeled neighbours (``local``: weights P(i|v)/ρ(v_i), ρ over
+T = 25 neighbours, eq. 5-8, c = p_y), or any registered method (an option of ours: with few
+labels a global method sees more of the manifold). Every step the loss c · [CE + aggregation]
+(eq. 4), τ = 0.07, bank momentum 0.5, weight decay 1e-4. The released code defines the
+density-weighted vote but never calls it; this recipe runs it.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .._params import check_params
-from ..atomic import atomic_path
-from ..data import ImageStream, ShiftFlip
-from ..errors import InputError
-from ..graph.knn import default_device
-from ..propagation import PROPAGATORS, make_propagator
+from .._params import Interval
+from ..config import setting
+from ..data import ShiftFlip
+from ..data.stream import ImageStream
+from ..pretrain import MetricSettings
+from ..propagation import PropagateSettings, PropagationResult
 from ..train import AccuracyMonitor, TrainConfig, train
-from ..train.local_aggregation import LocalLabelPropagation
+from ..train.llp_task import LLPTask
 from .common import (
-    MetricSettings,
-    RecipeConfig,
     check_labeled_per_batch,
-    check_metric_settings,
     classifier_model,
-    metric_stage,
-    run_split,
+    device_of,
+    save_classifier,
     save_test_predictions,
-    train_and_test,
+    write_pseudo_labels,
 )
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass
-class WarmSettings(MetricSettings):
-    """Stage 1: the unsupervised warm start (instance discrimination) or an encoder checkpoint."""
-
-    epochs: int = 10
-    crop_scale: float = 0.4
+from .metric_stage import check_metric, metric_stage
+from .registry import register_recipe
+from .run_dir import open_problem, open_run
+from .settings import RecipeConfig
 
 
 @dataclass
-class PropagationSettings:
-    """Stage 2: LLP's propagation and loss (§3), with the ablations of its Table 6."""
+class LLPSettings:
+    """Stage ``llp``: the loss and the memory bank (§3); the ablations of Table 6 are settings
+    of ``[propagate]`` (weight = "uniform" is "woc"; density_weighting, n_voters) and
+    ``category_loss`` here."""
 
-    epochs: int = 10
-    lr: float = 0.03
-    weight_decay: float = 1e-4
-    batch_size: int = 128
-    tau: float = 0.07
-    momentum: float = 0.5  # memory bank
-    n_voters: int = 10  # K
-    n_density: int = 25  # T
-    density_weighting: bool = True  # "lw": P(i|v)/ρ(v_i) instead of P(i|v)
-    confidence_weighting: bool = True  # c in eq. (4); off = "woc"
+    epochs: int = setting(10, Interval(1, None, integer=True))
+    lr: float = setting(0.03, Interval(0, None, closed="neither"))
+    weight_decay: float = setting(1e-4, Interval(0, None))
+    batch_size: int = setting(128, Interval(2, None, integer=True))
+    tau: float = setting(0.07, Interval(0, None, closed="neither"))  # of the aggregation loss
+    momentum: float = setting(0.5, Interval(0, 1, closed="left"))  # memory bank
     category_loss: bool = True  # CE in eq. (4); off = embedding loss only
     # ours: labeled rows in every batch (the rest drawn from the unlabeled); 0: uniform (paper)
-    labeled_per_batch: int = 0
-    shift: int = 2
-    # ours: "local" is LLP's vote (eq. 8); any other registered propagator (e.g. "diffusion")
-    # runs on the whole bank instead, with its own confidence as c, n_neighbors its graph's k
-    # (n_voters, n_density and density_weighting then have no effect: they shape the local vote)
-    method: str = "local"
-    n_neighbors: int | None = None
+    labeled_per_batch: int = setting(0, Interval(0, None, integer=True))
+    shift: int = setting(2, Interval(0, None, integer=True))
 
 
 @dataclass
 class LLPConfig(RecipeConfig):
-    warm: WarmSettings = field(default_factory=WarmSettings)
-    propagation: PropagationSettings = field(default_factory=PropagationSettings)
+    metric: MetricSettings = setting(factory=MetricSettings)
+    propagate: PropagateSettings = setting(factory=lambda: PropagateSettings("local"))
+    llp: LLPSettings = setting(factory=LLPSettings)
 
 
-def bank_propagator(p: PropagationSettings, *, n_points: int):
-    """None for LLP's own local vote, else the configured propagator (an option of ours)."""
-    if p.method == "local":
-        if p.n_neighbors is not None:
-            raise InputError(
-                "propagation.n_neighbors is the graph's k of a global method; LLP's local vote "
-                "takes K as propagation.n_voters"
-            )
-        return None
-    if p.method not in PROPAGATORS:
-        raise InputError(
-            f"unknown propagation.method {p.method!r}; choose local or one of "
-            f"{', '.join(sorted(m for m in PROPAGATORS if m != 'local'))}"
-        )
-    params = {} if p.n_neighbors is None else {"n_neighbors": min(p.n_neighbors, n_points - 1)}
-    propagator = make_propagator(p.method, **params)
-    check_params(propagator, propagator.constraints)  # now, not after the warm start
-    return propagator
+def check_llp(cfg: LLPConfig) -> None:
+    check_metric(cfg.metric, "metric", allowed=("instance", "nca", "bootstrap", "checkpoint"))
+    check_labeled_per_batch(cfg.llp.labeled_per_batch, cfg.llp.batch_size, "llp")
 
 
-def run_llp(cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
+@register_recipe("llp", LLPConfig, check=check_llp)
+def run_llp(
+    cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
+) -> dict:
     """Run (or resume) the warm start and LLP training into ``out_dir``; returns the results."""
-    if cfg.warm.source not in ("instance", "checkpoint"):
-        raise InputError(f"warm.source must be instance or checkpoint, got {cfg.warm.source!r}")
-    check_metric_settings(cfg.warm, "warm")
-    check_labeled_per_batch(
-        cfg.propagation.labeled_per_batch, cfg.propagation.batch_size, "propagation"
-    )
-    bank_propagator(cfg.propagation, n_points=2)  # bad settings fail before anything is written
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = cfg.device or default_device()
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
-    train_set, test_set = train_and_test(
-        cfg.dataset, cfg.data_dir, fast_dev_run=cfg.fast_dev_run, seed=cfg.seed
-    )
-    n_classes = len(train_set.classes)
-    split, y = run_split(out, train_set, cfg.n_labeled, cfg.seed)
-    timings: dict[str, float] = {}
-
-    # stage 1: warm start, skipped once its features exist
-    t0 = time.perf_counter()
-    warm, w = out / "warm", cfg.warm
-    if not (warm / "features.npy").exists():
-        logger.info("stage 1/2: warm start (%s)", w.source)
-        metric_stage(
-            w,
-            cfg,
-            warm,
-            device,
-            section="warm",
-            images=(train_set, test_set),
-            split=split,
-            progress=progress,
-        )
-    timings["warm"] = time.perf_counter() - t0
-
-    # stage 2: LLP
-    t0 = time.perf_counter()
-    p = cfg.propagation
-    model = classifier_model(cfg, train_set, device, encoder=warm / "encoder.pt")
+    stages = {
+        "metric": cfg.stage_settings("metric"),
+        "llp": cfg.stage_settings("metric", "propagate", "llp"),
+    }
+    stages["pseudo_labels"] = stages["llp"]
+    run = open_run(out_dir, "llp", cfg, stages, fast_dev_run=fast_dev_run)
+    problem = open_problem(run, cfg, progress=progress)
+    device, y, p = device_of(cfg), problem.given, cfg.llp
+    n_classes = len(problem.classes)
+    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
+    network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
     stream = ImageStream(
-        train_set.images,
+        problem.train.images,
         ShiftFlip(shift=p.shift),
         p.batch_size,
         cfg.seed,
         device,
-        cfg.dataset,
+        normalization,
         labeled=np.flatnonzero(y >= 0),
         labeled_per_batch=p.labeled_per_batch,
+        num_workers=cfg.num_workers,
     )
-    task = LocalLabelPropagation(
+    test = problem.test
+    task = LLPTask(
         stream,
         y,
         n_classes,
-        np.load(warm / "features.npy"),
+        np.load(run.path / "metric" / "features.npy"),
+        lambda bank: cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed),
         tau=p.tau,
         momentum=p.momentum,
-        n_voters=p.n_voters,
-        n_density=min(p.n_density, len(y) - 1),
-        density_weighting=p.density_weighting,
-        confidence_weighting=p.confidence_weighting,
         category_loss=p.category_loss,
-        monitor=AccuracyMonitor(test_set.images, test_set.labels),
-        truth=train_set.labels,
-        pseudo_dir=out / "llp" / "pseudo",
-        propagator=bank_propagator(p, n_points=len(y)),
+        monitor=None if test is None else AccuracyMonitor(test.images, test.labels),
+        truth=problem.truth,
+        pseudo_dir=run.path / "llp" / "pseudo",
+        classes=problem.classes,
     )
     tcfg = TrainConfig(
-        epochs=1 if cfg.fast_dev_run else p.epochs,
-        lr=p.lr,
-        weight_decay=p.weight_decay,
-        seed=cfg.seed,
-        progress=progress,
+        epochs=p.epochs, lr=p.lr, weight_decay=p.weight_decay, seed=cfg.seed, progress=progress
     )
-    metrics = train(model, task, tcfg, out / "llp", extra_config={"llp": asdict(cfg)})
-    save_test_predictions(model, task.monitor, stream, out)
-    timings["llp"] = time.perf_counter() - t0
-    results = {
-        k: metrics[k]
-        for k in (
-            "test_accuracy",
-            "nn_accuracy",
-            "pseudo_label_accuracy",
-            "propagate_seconds",
-            "train_seconds",
-        )
-        if k in metrics
-    }
-    results["seconds"] = timings
-    with atomic_path(out / "results.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
-    return results
+    with run.stage("llp") as folder:
+        last = train(network, task, tcfg, folder, extra_config={"llp": stages["llp"]})
+    run.output("epochs", "llp/metrics.jsonl")
+    run.output("pseudo_history", "llp/pseudo")
+    path = run.path / "pseudo_labels.npz"
+    if not run.done("pseudo_labels"):  # propagated over the final bank
+        with run.stage("pseudo_labels"):
+            task.propagate(task.bank.vectors.float().cpu().numpy()).save(path, problem.classes)
+    pseudo = PropagationResult.load(path)[0]
+    write_pseudo_labels(run, pseudo, problem, "pseudo_labels.npz")
+    save_classifier(run, network, problem, normalization, cfg)
+    if task.monitor is not None:
+        save_test_predictions(run, network, task.monitor, stream)
+    keys = ("test_accuracy", "nn_accuracy", "propagate_seconds", "train_seconds")
+    results = {k: last[k] for k in keys if k in last}
+    if problem.truth is not None:
+        unl = y < 0
+        results["pseudo_label_accuracy"] = float(np.mean(pseudo.labels[unl] == problem.truth[unl]))
+    results["seconds"] = {k: v.get("seconds") for k, v in run.record["stages"].items()}
+    return run.finish(results)

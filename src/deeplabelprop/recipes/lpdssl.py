@@ -1,214 +1,209 @@
 """Recipe ``lpdssl``: Label Propagation for Deep Semi-supervised Learning (Iscen et al. 2019).
 
-Stage 1: supervised training on the labeled examples (T epochs), from scratch as in the paper or
-from a pretrained metric encoder (``init = "checkpoint"``, an option the paper did not have).
-Stage 2 (Algorithm 1), every epoch: descriptors of all training images, kNN graph (k = 50,
-γ = 3), diffusion by CG (α = 0.99, ≤ 20 iterations), pseudo labels, entropy weights ω (eq. 11)
-and class weights ζ; then one epoch of the weighted loss (eq. 12) on B_L labeled + B_U unlabeled
-images per batch, with the optional Mean Teacher consistency ("MT + Ours").
-
-Both stages resume from their checkpoints; each epoch's pseudo labels and weights are kept in
-``iterative/pseudo/epoch_NNN.npz`` (the paper's Figure 4 comes from them and metrics.jsonl).
+Stage ``metric`` (an option of ours, off by default: the paper trains from scratch): a metric to
+start the network from, trained here or taken from an ``encoder.pt``. Stage ``supervised``:
+cross-entropy on the labeled examples (T epochs; 0 skips it). Stage ``iterative`` (Algorithm 1),
+every epoch: descriptors of all training images, then pseudo labels from ``[propagate]``
+(diffusion in the paper: kNN graph k = 50, γ = 3, (I - αW)Z = Y by CG, α = 0.99, ≤ 20
+iterations), their training weights (the method's own: ω, eq. 11, for diffusion) and class
+weights ζ; then one epoch of the weighted loss (eq. 12) on B_L labeled + B_U unlabeled images per
+batch, with the optional Mean Teacher consistency ("MT + Ours"). Each epoch's pseudo labels are
+kept in ``iterative/pseudo/epoch_NNN.npz``; the final model's in ``pseudo_labels.npz``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..data import ImageStream, ShiftFlip
-from ..errors import InputError
-from ..graph.knn import default_device
-from ..propagation import make_propagator
-from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, load_checkpoint, train
-from ..train.iterative import DESCRIPTORS, PSEUDO_SOURCES, IterativePropagation
-from .common import RecipeConfig, classifier_model, run_split, save_test_predictions, train_and_test
-
-logger = logging.getLogger(__name__)
+from .._params import Interval, Options
+from ..config import setting
+from ..data import ShiftFlip
+from ..data.stream import ImageStream
+from ..pretrain import MetricSettings
+from ..propagation import PropagateSettings, PropagationResult
+from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
+from ..train.lpdssl_task import DESCRIPTORS, PSEUDO_SOURCES, LPDSSLTask
+from .common import (
+    classifier_model,
+    device_of,
+    save_classifier,
+    save_test_predictions,
+    write_pseudo_labels,
+)
+from .metric_stage import check_metric, metric_stage
+from .registry import register_recipe
+from .run_dir import open_problem, open_run
+from .settings import RecipeConfig
 
 
 @dataclass
 class SupervisedSettings:
-    """Stage 1: cross-entropy on the labeled examples only."""
+    """Stage ``supervised``: cross-entropy on the labeled examples only (0 epochs: skipped)."""
 
-    init: str = "scratch"  # scratch | checkpoint
-    checkpoint: str | None = None  # encoder.pt when init = "checkpoint"
-    epochs: int = 10
-    lr: float = 0.05
-    batch_size: int = 100
+    epochs: int = setting(10, Interval(0, None, integer=True))
+    lr: float = setting(0.05, Interval(0, None, closed="neither"))
+    batch_size: int = setting(100, Interval(2, None, integer=True))
 
 
 @dataclass
 class IterativeSettings:
-    """Stage 2: pseudo labels refreshed every epoch and the weighted loss (Iscen §4-5)."""
+    """Stage ``iterative``: pseudo labels refreshed every epoch and the weighted loss (§4-5)."""
 
-    epochs: int = 20
-    lr: float = 0.05
-    batch_labeled: int = 50  # B_L (Iscen: 50 on CIFAR-10)
-    batch_unlabeled: int = 50  # B_U; one epoch = one pass over the unlabeled images
-    pseudo_labels: str = "diffusion"  # diffusion | network | none
-    descriptor: str = "features"  # features (the paper: the penultimate layer) | embed
-    n_neighbors: int = 50  # k
-    gamma: float = 3.0  # γ of a_ij = [v_iᵀ v_j]_+^γ
-    alpha: float = 0.99
-    cg_iterations: int = 20
-    entropy_weights: bool = True  # ω (eq. 11)
+    epochs: int = setting(20, Interval(0, None, integer=True))
+    lr: float = setting(0.05, Interval(0, None, closed="neither"))
+    batch_labeled: int = setting(50, Interval(1, None, integer=True))  # B_L (Iscen: 50)
+    # B_U; one epoch = one pass over the unlabeled images
+    batch_unlabeled: int = setting(50, Interval(1, None, integer=True))
+    pseudo_labels: str = setting("propagation", Options(PSEUDO_SOURCES))
+    # what is propagated: the penultimate layer (the paper) or the metric's embedding head
+    descriptor: str = setting("features", Options(DESCRIPTORS))
     class_balance: bool = True  # ζ
     mean_teacher: bool = False  # consistency to an EMA teacher ("MT + Ours", or "MT" with none)
-    consistency: float = 10.0
-    ema_decay: float = 0.99
-    rampup_epochs: int = 5
-    shift: int = 2
+    consistency: float = setting(10.0, Interval(0, None))
+    ema_decay: float = setting(0.99, Interval(0, 1, closed="neither"))
+    rampup_epochs: int = setting(5, Interval(0, None, integer=True))
+    shift: int = setting(2, Interval(0, None, integer=True))
 
 
 @dataclass
 class LPDSSLConfig(RecipeConfig):
-    supervised: SupervisedSettings = field(default_factory=SupervisedSettings)
-    iterative: IterativeSettings = field(default_factory=IterativeSettings)
-
-
-def run_lpdssl(cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
-    """Run (or resume) both stages into ``out_dir``; returns the final results."""
-    _check(cfg)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = cfg.device or default_device()
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
-    train_set, test_set = train_and_test(
-        cfg.dataset, cfg.data_dir, fast_dev_run=cfg.fast_dev_run, seed=cfg.seed
+    metric: MetricSettings = setting(factory=lambda: MetricSettings(source="none"))
+    supervised: SupervisedSettings = setting(factory=SupervisedSettings)
+    # Iscen: k = 50, γ = 3, α = 0.99 (Diffusion's defaults), at most 20 CG iterations
+    propagate: PropagateSettings = setting(
+        factory=lambda: PropagateSettings("diffusion", params={"max_iter": 20})
     )
-    n_classes = len(train_set.classes)
-    _, y = run_split(out, train_set, cfg.n_labeled, cfg.seed)
-    monitor = AccuracyMonitor(test_set.images, test_set.labels)
-    timings: dict[str, float] = {}
+    iterative: IterativeSettings = setting(factory=IterativeSettings)
+
+
+def check_lpdssl(cfg: LPDSSLConfig) -> None:
+    check_metric(
+        cfg.metric, "metric", allowed=("none", "instance", "nca", "bootstrap", "checkpoint")
+    )
+
+
+def network_weight(cfg: LPDSSLConfig) -> str:
+    """The weight of network pseudo labels: Iscen's ω unless ``propagate.weight`` names another."""
+    return "entropy" if cfg.propagate.weight == "own" else cfg.propagate.weight
+
+
+def supervised_stage(run, cfg, problem, network, normalization, monitor, device, progress) -> dict:
+    """Stage ``supervised`` (Algorithm 1, lines 1-3)."""
+    y, sup = problem.given, cfg.supervised
+    stream = ImageStream(
+        problem.train.images,
+        ShiftFlip(shift=cfg.iterative.shift),
+        sup.batch_size,
+        cfg.seed,
+        device,
+        normalization,
+        indices=np.flatnonzero(y >= 0),
+        epoch_size=int((y < 0).sum()) or None,  # as many steps as an iterative epoch's images
+        num_workers=cfg.num_workers,
+    )
+    task = WeightedClassification(stream, np.where(y >= 0, y, 0), monitor=monitor)
+    tcfg = TrainConfig(epochs=sup.epochs, lr=sup.lr, seed=cfg.seed, progress=progress)
+    settings = {"lpdssl": cfg.stage_settings("metric", "supervised")}
+    with run.stage("supervised") as folder:
+        return train(network, task, tcfg, folder, extra_config=settings)
+
+
+@register_recipe("lpdssl", LPDSSLConfig, check=check_lpdssl)
+def run_lpdssl(
+    cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
+) -> dict:
+    """Run (or resume) the stages into ``out_dir``; returns the final results."""
     sup, it = cfg.supervised, cfg.iterative
-    settings = {"lpdssl": asdict(cfg)}
-    # stage 1 depends on these only: other stage-2 settings may change and reuse it
-    stage1 = {
-        "lpdssl": {
-            **{k: v for k, v in asdict(cfg).items() if k not in ("iterative", "device")},
-            "shift": it.shift,
-        }
+    stages = {
+        "metric": cfg.stage_settings("metric"),
+        "supervised": cfg.stage_settings("metric", "supervised"),
+        "iterative": cfg.stage_settings("metric", "supervised", "propagate", "iterative"),
     }
-
-    # stage 1: supervised on the labels (Algorithm 1, lines 1-3)
-    t0 = time.perf_counter()
-    model = classifier_model(
-        cfg, train_set, device, encoder=sup.checkpoint if sup.init == "checkpoint" else None
-    )
-    metrics: dict = {}
+    stages["pseudo_labels"] = stages["iterative"]
+    run = open_run(out_dir, "lpdssl", cfg, stages, fast_dev_run=fast_dev_run)
+    problem = open_problem(run, cfg, progress=progress)
+    device, y = device_of(cfg), problem.given
+    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
+    network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
+    test = problem.test
+    monitor = None if test is None else AccuracyMonitor(test.images, test.labels)
+    last: dict = {}
     if sup.epochs > 0:
-        logger.info("stage 1/2: supervised on %d labels", int((y >= 0).sum()))
-        stream = ImageStream(
-            train_set.images,
-            ShiftFlip(shift=it.shift),
-            sup.batch_size,
-            cfg.seed,
-            device,
-            cfg.dataset,
-            indices=np.flatnonzero(y >= 0),
-            epoch_size=int((y < 0).sum()) or None,  # as many steps as a stage-2 epoch's images
+        last = supervised_stage(
+            run, cfg, problem, network, normalization, monitor, device, progress
         )
-        task = WeightedClassification(stream, np.where(y >= 0, y, 0), monitor=monitor)
+    stream = ImageStream(
+        problem.train.images,
+        ShiftFlip(shift=it.shift),
+        seed=cfg.seed,
+        device=device,
+        normalization=normalization,
+        num_workers=cfg.num_workers,
+    )
+    task = LPDSSLTask(
+        stream,
+        y,
+        len(problem.classes),
+        batch_labeled=it.batch_labeled,
+        batch_unlabeled=it.batch_unlabeled,
+        propagate=lambda v: cfg.propagate.propagate(v, y, len(problem.classes), seed=cfg.seed),
+        pseudo_labels=it.pseudo_labels,
+        network_weight=network_weight(cfg),
+        class_balance=it.class_balance,
+        descriptor=it.descriptor,
+        consistency=it.consistency if it.mean_teacher else 0.0,
+        rampup_epochs=it.rampup_epochs,
+        monitor=monitor,
+        truth=problem.truth,
+        pseudo_dir=run.path / "iterative" / "pseudo",
+        classes=problem.classes,
+    )
+    final = network
+    if it.epochs > 0:
         tcfg = TrainConfig(
-            epochs=1 if cfg.fast_dev_run else sup.epochs,
-            lr=sup.lr,
+            epochs=it.epochs,
+            lr=it.lr,
             seed=cfg.seed,
             progress=progress,
+            ema_decay=it.ema_decay if it.mean_teacher else None,
         )
-        metrics = train(model, task, tcfg, out / "supervised", extra_config=stage1)
-    timings["supervised"] = time.perf_counter() - t0
-
-    # stage 2: propagate every epoch, train on the weighted pseudo labels (lines 4-10)
-    t0 = time.perf_counter()
-    if it.epochs > 0:
-        logger.info("stage 2/2: iterative label propagation (%s)", it.pseudo_labels)
-        if sup.epochs > 0:  # start from stage 1's weights (a resumed stage 2 loads its own)
-            model.load_state_dict(load_checkpoint(out / "supervised" / "checkpoint.pt")["model"])
-        stream = ImageStream(
-            train_set.images,
-            ShiftFlip(shift=it.shift),
-            seed=cfg.seed,
-            device=device,
-            dataset=cfg.dataset,
-        )
-        propagator = make_propagator(
-            "diffusion",
-            n_neighbors=min(it.n_neighbors, len(y) - 1),
-            gamma=it.gamma,
-            alpha=it.alpha,
-            max_iter=it.cg_iterations,
-            random_state=cfg.seed,
-        )
-        task = IterativePropagation(
-            stream,
-            y,
-            n_classes,
-            batch_labeled=it.batch_labeled,
-            batch_unlabeled=it.batch_unlabeled,
-            propagator=propagator,
-            pseudo_labels=it.pseudo_labels,
-            entropy_weights=it.entropy_weights,
-            class_balance=it.class_balance,
-            descriptor=it.descriptor,
-            consistency=it.consistency if it.mean_teacher else 0.0,
-            ema_decay=it.ema_decay,
-            rampup_epochs=it.rampup_epochs,
-            monitor=monitor,
-            truth=train_set.labels,
-            pseudo_dir=out / "iterative" / "pseudo",
-            model=model,
-        )
-        tcfg = TrainConfig(
-            epochs=1 if cfg.fast_dev_run else it.epochs, lr=it.lr, seed=cfg.seed, progress=progress
-        )
-        metrics = train(model, task, tcfg, out / "iterative", extra_config=settings)
-        # Mean Teacher: the EMA teacher is the model that is reported and kept (Tarvainen & Valpola)
-        final = task.teacher.model if task.teacher is not None else model
-    else:
-        final = model
-    timings["iterative"] = time.perf_counter() - t0
-    eval_stream = ImageStream(train_set.images, ShiftFlip(), device=device, dataset=cfg.dataset)
-    save_test_predictions(final, monitor, eval_stream, out)
-
+        with run.stage("iterative") as folder:
+            last = train(network, task, tcfg, folder, extra_config={"lpdssl": stages["iterative"]})
+        run.output("epochs", "iterative/metrics.jsonl")
+        run.output("pseudo_history", "iterative/pseudo")
+        # Mean Teacher: the EMA teacher is the model that is reported and kept
+        final = task.teacher.model if task.teacher is not None else network
+    elif sup.epochs > 0:
+        run.output("epochs", "supervised/metrics.jsonl")
+    pseudo = final_pseudo_labels(run, task, final, problem)
+    save_classifier(run, final, problem, normalization, cfg)
+    if monitor is not None:
+        save_test_predictions(run, final, monitor, stream)
     results = {
-        "test_accuracy": metrics.get("test_accuracy"),
+        "test_accuracy": last.get("test_accuracy"),
         **{
-            k: metrics[k]
-            for k in (
-                "teacher_test_accuracy",
-                "pseudo_label_accuracy",
-                "propagate_seconds",
-                "train_seconds",
-            )
-            if k in metrics
+            k: last[k]
+            for k in ("teacher_test_accuracy", "propagate_seconds", "train_seconds")
+            if k in last
         },
-        "seconds": timings,
     }
-    with atomic_path(out / "results.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
-    return results
+    if problem.truth is not None:
+        unl = y < 0
+        results["pseudo_label_accuracy"] = float(np.mean(pseudo.labels[unl] == problem.truth[unl]))
+    results["seconds"] = {k: v.get("seconds") for k, v in run.record["stages"].items()}
+    return run.finish(results)
 
 
-def _check(cfg: LPDSSLConfig) -> None:
-    """Settings errors before any work is done."""
-    it, sup = cfg.iterative, cfg.supervised
-    for name, value, allowed in [
-        ("iterative.pseudo_labels", it.pseudo_labels, PSEUDO_SOURCES),
-        ("iterative.descriptor", it.descriptor, DESCRIPTORS),
-        ("supervised.init", sup.init, ("scratch", "checkpoint")),
-    ]:
-        if value not in allowed:
-            raise InputError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    if sup.init == "checkpoint" and not sup.checkpoint:
-        raise InputError(
-            "supervised.init = 'checkpoint' needs supervised.checkpoint = an encoder.pt"
-        )
-    if it.batch_labeled < 1 or it.batch_unlabeled < 1:
-        raise InputError("iterative.batch_labeled and batch_unlabeled must be at least 1")
+def final_pseudo_labels(run, task: LPDSSLTask, final, problem) -> PropagationResult:
+    """Pseudo labels of the final model (propagated, or its predictions when the recipe does not
+    propagate), written to pseudo_labels.npz and pseudo_labels.csv."""
+    path = run.path / "pseudo_labels.npz"
+    if not run.done("pseudo_labels"):
+        with run.stage("pseudo_labels"):
+            task.pseudo_result(final).save(path, problem.classes)
+    result = PropagationResult.load(path)[0]
+    write_pseudo_labels(run, result, problem, "pseudo_labels.npz")
+    return result

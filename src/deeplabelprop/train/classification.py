@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.stream import ImageStream
+from ..data.stream import Batch, ImageStream
 from .losses import weighted_cross_entropy
+from .task import Task
 
 
 @dataclass
@@ -21,31 +22,15 @@ class AccuracyMonitor:
 
     @torch.no_grad()
     def predict(self, model, stream: ImageStream, batch: int = 1024) -> np.ndarray:
-        """Predicted classes (N,) of the held-out images, in eval mode."""
-        from ..data.augment import normalize, to_tensor
-
-        was_training = model.training
-        model.eval()
-        pred = torch.cat(
-            [
-                model(
-                    normalize(
-                        to_tensor(self.images[s : s + batch], stream.device),
-                        stream.mean,
-                        stream.std,
-                    )
-                ).argmax(1)
-                for s in range(0, len(self.images), batch)
-            ]
-        )
-        model.train(was_training)
-        return pred.cpu().numpy()
+        """Predicted classes (N,) of the held-out images, in eval mode, normalised like the
+        stream's training images."""
+        return stream.embed(model, self.images, batch, head="forward").argmax(1).cpu().numpy()
 
     def __call__(self, model, stream: ImageStream, batch: int = 1024) -> dict:
         return {self.name: float(np.mean(self.predict(model, stream, batch) == self.labels))}
 
 
-class WeightedClassification:
+class WeightedClassification(Task):
     """Cross-entropy on ``targets`` over the stream's rows, each weighted ω_i ζ_{y_i}.
 
     ``example_weights`` ω (N,) (DMT's confidence α or Iscen's ω; 1 for true labels) and
@@ -82,20 +67,11 @@ class WeightedClassification:
     def batches(self, epoch: int):
         return self.stream.batches(epoch)
 
-    def loss(self, model, batch, step):
-        idx, gen = batch
-        logits = model(self.stream.view(idx, gen))
+    def loss(self, model, batch: Batch, step: int):
+        idx = batch.index
+        logits = model(self.stream.view(batch))
         w = None if self.weights is None else self.weights[idx]
         return weighted_cross_entropy(logits, self.targets[idx], w, self.class_weights), {}
 
-    def after_step(self, model, batch):
-        return None
-
     def evaluate(self, model, epoch):
         return {} if self.monitor is None else self.monitor(model, self.stream)
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        return None

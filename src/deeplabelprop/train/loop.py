@@ -1,16 +1,8 @@
 """The one training loop every recipe uses: SGD (Nesterov), warm-up + cosine, optional EMA
 teacher, an atomic checkpoint every epoch, exact resume, metrics.jsonl, stop on a non-finite loss.
 
-A *task* supplies the data and the loss; the loop owns optimisation and persistence:
-
-    class Task:
-        steps_per_epoch: int
-        def batches(self, epoch) -> Iterable       # deterministic in (seed, epoch)
-        def loss(self, model, batch, step) -> (loss tensor, dict of floats)
-        def after_step(self, model, batch) -> None # e.g. memory-bank update
-        def evaluate(self, model, epoch) -> dict   # end-of-epoch metrics
-        def begin_epoch(self, model, epoch) -> None  # optional: e.g. refresh pseudo labels
-        def state_dict(self) -> dict; def load_state_dict(self, state) -> None
+A :class:`~deeplabelprop.train.task.Task` supplies the data and the loss; the loop owns
+optimisation, the EMA teacher (``task.teacher``), checkpoints and logging.
 """
 
 from __future__ import annotations
@@ -27,11 +19,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..config import differences
 from ..errors import InputError
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .ema import EMATeacher
 from .precision import channels_last, use_autocast
 from .schedule import cosine_lr
+from .task import Task
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +46,7 @@ class TrainConfig:
     nesterov: bool = True
     weight_decay: float = 5e-4
     warmup_epochs: int = 0
-    ema_decay: float | None = None
+    ema_decay: float | None = None  # an EMA teacher of the weights (Mean Teacher), task.teacher
     seed: int = 0
     deterministic: bool = True
     progress: bool = True
@@ -96,7 +90,7 @@ def _truncate_metrics(path: Path, last_epoch: int) -> None:
 
 def train(
     model: nn.Module,
-    task,
+    task: Task,
     config: TrainConfig,
     run_dir: str | Path,
     *,
@@ -124,6 +118,7 @@ def train(
         weight_decay=config.weight_decay,
     )
     teacher = EMATeacher(model, config.ema_decay) if config.ema_decay else None
+    task.teacher = teacher
     steps = task.steps_per_epoch
     total = config.epochs * steps
     lrs = [cosine_lr(s, total, config.lr, config.warmup_epochs * steps) for s in range(total)]
@@ -131,11 +126,12 @@ def train(
     start_epoch, metrics = 0, {}
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=str(device))
-        if state["settings"] != json.loads(json.dumps(settings)):
+        state = load_checkpoint(ckpt_path)  # on the CPU; load_state_dict copies to the device
+        changed = differences(state["settings"], settings)
+        if changed:
             raise InputError(
-                f"{ckpt_path} was written with other settings; use a new run directory or the same config "
-                f"(differs in: {_diff(state['settings'], settings)})"
+                f"{ckpt_path} was written with other settings; use a new run directory or the same "
+                f"config (differs in: {', '.join(changed)})"
             )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -153,10 +149,8 @@ def train(
         (run_dir / "metrics.jsonl").write_text("")
     amp = use_autocast(config.mixed_precision, device)
     writer = _tensorboard(run_dir)
-    begin_epoch = getattr(task, "begin_epoch", None)
     for epoch in range(start_epoch, config.epochs):
-        if begin_epoch is not None:
-            begin_epoch(model, epoch)  # from the model and state of a checkpoint: exact on resume
+        task.begin_epoch(model, epoch)  # from the model and state of a checkpoint: exact on resume
         model.train()
         t0 = time.perf_counter()
         sums: dict[str, float] = {}
@@ -195,7 +189,7 @@ def train(
             "lr": lrs[epoch * steps + steps - 1],
             "train_seconds": time.perf_counter() - t0,
         }
-        metrics.update(task.evaluate(teacher.model if teacher is not None else model, epoch))
+        metrics.update(task.evaluate(model, epoch))
         with open(run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(metrics) + "\n")
         if writer is not None:
@@ -223,17 +217,3 @@ def train(
             ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)),
         )
     return metrics
-
-
-def _diff(a: dict, b: dict, prefix: str = "") -> str:
-    b = json.loads(json.dumps(b))
-    keys = sorted(set(a) | set(b))
-    out = []
-    for k in keys:
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            inner = _diff(a[k], b[k], f"{prefix}{k}.")
-            if inner:
-                out.append(inner)
-        elif a.get(k) != b.get(k):
-            out.append(f"{prefix}{k}")
-    return ", ".join(out)

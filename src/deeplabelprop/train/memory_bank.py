@@ -1,4 +1,4 @@
-"""The memory bank of instance discrimination (Wu et al. 2018): one unit vector per example."""
+"""The memory bank of instance discrimination (Wu et al. 2018) and LLP: one unit vector per example."""
 
 from __future__ import annotations
 

@@ -1,0 +1,157 @@
+"""``deeplabelprop propagate FEATURES LABELS -o OUT.npz``: pseudo labels for every row."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._labels import encode_labels
+from ..data.arrays import load_feature_paths, load_features, load_labels
+from ..errors import InputError
+from ..propagation import PROPAGATORS, PropagateSettings, PropagationResult
+
+NAME = "propagate"
+HELP = "pseudo labels and confidence for every row of FEATURES"
+
+# generic flags -> propagator parameter names; a flag the method does not take is an error
+FLAG_PARAMS = {
+    "k": "n_neighbors",
+    "alpha": "alpha",
+    "gamma": "gamma",
+    "tau": "tau",
+    "eta": "n_components",
+    "max_iter": "max_iter",
+    "tol": "tol",
+    "backend": "backend",
+    "device": "device",
+    "seed": "random_state",
+}
+
+
+def _parse_value(text: str):
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        with contextlib.suppress(ValueError):
+            return cast(text)
+    return text
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip().replace("-", "_"), _parse_value(value)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("features", type=Path, help=".npy or .npz array of shape (n, d)")
+    p.add_argument(
+        "labels",
+        type=Path,
+        help=".npy of n labels (-1 = unlabeled), CSV 'index,label', or a split .json",
+    )
+    p.add_argument("--method", "-m", default="diffusion", choices=sorted(PROPAGATORS))
+    p.add_argument("--weight", default="own", help="training weight (see `methods`)")
+    p.add_argument("--k", type=int, help="neighbours in the kNN graph (n_neighbors)")
+    p.add_argument("--alpha", type=float, help="diffusion / spectral filter α in [0, 1)")
+    p.add_argument("--gamma", type=float, help="power affinity exponent γ")
+    p.add_argument("--tau", type=float, help="temperature τ of exp(s/τ)")
+    p.add_argument("--eta", type=int, help="spectral: number of eigenvectors η")
+    p.add_argument("--max-iter", dest="max_iter", type=int, help="solver iterations")
+    p.add_argument("--tol", type=float, help="solver tolerance")
+    p.add_argument("--backend", choices=["auto", "faiss", "torch"], help="kNN backend")
+    p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--seed", type=int, help="random_state")
+    p.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        type=_parse_param,
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other parameter of the method (see 'deeplabelprop methods')",
+    )
+    p.add_argument(
+        "--n-classes",
+        type=int,
+        help="number of classes (integer labels 0..C-1); "
+        "default: the classes that have a labeled example",
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
+
+
+def method_params(args: argparse.Namespace) -> dict:
+    params = {
+        name: getattr(args, flag)
+        for flag, name in FLAG_PARAMS.items()
+        if getattr(args, flag) is not None
+    }
+    for key, value in args.param:
+        params[key] = value
+    return params
+
+
+def summary(result: PropagationResult, classes: np.ndarray, elapsed: dict) -> str:
+    """A short text summary: stage times, per-class counts and confidence."""
+    lines = [
+        "stage times: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in {**elapsed, **result.timings}.items())
+    ]
+    if result.info.get("knn_recall") is not None:
+        lines.append(f"approximate kNN recall: {result.info['knn_recall']:.4f}")
+    unl = ~result.labeled
+    mean = f"{result.confidence[unl].mean():.3f}" if unl.any() else "-"
+    lines.append(
+        f"{int(result.labeled.sum())} labeled, {int(unl.sum())} pseudo-labeled; mean confidence "
+        f"{mean}; solver: {result.n_iter} iteration(s), converged={result.converged}"
+    )
+    width = max(5, max(len(str(c)) for c in classes))
+    lines.append(f"{'class':>{width}} {'labeled':>8} {'pseudo':>8} {'mean conf':>9}")
+    for code, name in enumerate(classes):
+        pseudo = unl & (result.labels == code)
+        conf = f"{result.confidence[pseudo].mean():9.3f}" if pseudo.any() else f"{'-':>9}"
+        lines.append(
+            f"{str(name):>{width}} {int((result.labeled & (result.labels == code)).sum()):>8} "
+            f"{int(pseudo.sum()):>8} {conf}"
+        )
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.output.suffix != ".npz":
+        raise InputError(f"output {args.output} must end in .npz")
+    elapsed: dict = {}
+    t0 = time.perf_counter()
+    features = load_features(args.features)
+    paths = load_feature_paths(args.features)
+    raw = load_labels(args.labels, features.shape[0])
+    y, classes = encode_labels(raw, None if raw.dtype == object else -1, n_classes=args.n_classes)
+    elapsed["read"] = time.perf_counter() - t0
+    settings = PropagateSettings(args.method, args.weight, method_params(args))
+    settings.validate(prefix="")
+    result = settings.propagate(features, y, len(classes))
+    t1 = time.perf_counter()
+    try:
+        result.save(args.output, classes, result.info["params"])
+        if paths is not None:  # features of files: pseudo labels by file too
+            if len(paths) != len(y):
+                raise InputError(f"{args.features} has {len(paths)} paths for {len(y)} rows")
+            result.save_csv(args.output.with_suffix(".csv"), paths, classes)
+    except OSError as exc:
+        raise InputError(
+            f"could not write {args.output} ({exc.strerror or exc}); choose a writable path"
+        ) from exc
+    elapsed["write"] = time.perf_counter() - t1
+    if not args.quiet:
+        print(summary(result, classes, elapsed))
+        print(f"wrote {args.output}" + (f" and {args.output.with_suffix('.csv')}" if paths else ""))
+    return 0

@@ -1,0 +1,35 @@
+"""How a data set is read: the settings every reader takes (most matter to image folders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dataset import Normalization
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Reader settings.
+
+    ``image_size`` (square) or ``size`` (height, width) fit every image to one size (``resize``:
+    "crop" the centre after scaling the shorter side, or "squash"); ``channels`` forces grey (1)
+    or RGB (3). ``unreadable``: "stop" or "skip" files that cannot be read. ``labels``: a
+    ``path,label`` CSV for a folder. ``cache``: how decoded images are kept (see
+    :mod:`deeplabelprop.data.cache`). ``classes`` and ``normalization`` are set from the training
+    split when the test split is read, so both agree.
+    """
+
+    data_dir: str | None = None
+    image_size: int | None = None
+    size: tuple[int, int] | None = None
+    channels: int | None = None
+    resize: str = "crop"
+    unreadable: str = "stop"
+    labels: str | None = None
+    cache: str = "auto"
+    num_workers: int = 0
+    download: bool = False
+    progress: bool = False
+    layout: str | None = None
+    classes: tuple[str, ...] | None = None
+    normalization: Normalization | None = None

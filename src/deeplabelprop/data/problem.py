@@ -1,0 +1,167 @@
+"""What a recipe learns from: training images, the labels it may use, the test images.
+
+Two ways in. A *benchmark* set is fully labeled: a seeded, class-balanced split of
+``n_labeled`` decides which labels the recipe sees, and the others are kept as the truth for
+reporting. A *user's* set marks unknown labels (-1): its given labels are the labeled set,
+``n_labeled`` does not apply, and there is no truth for the rest.
+
+Nothing is held out silently: the test set is the data set's test split when it has one; a
+benchmark set without one (digits) holds out a fixed, stated fraction; a user's set without one
+holds out ``validation_fraction`` of its labeled images only when asked. Every such choice is
+logged and listed in :attr:`Problem.notes`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .dataset import UNKNOWN, ImageDataset
+from .folder import MissingSplit
+from .options import LoadOptions
+from .registry import dataset_entry, load_dataset
+from .splits import Split, load_split, make_split
+
+logger = logging.getLogger(__name__)
+
+HOLDOUT_SEED = 12345  # the fixed held-out fifth of a benchmark set without a test split
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Attributes
+    ----------
+    train : ImageDataset, the images to learn from
+    given : ndarray (n,), the labels the recipe may use; -1 elsewhere
+    truth : ndarray (n,) or None, every true label (benchmark sets; for reports, never training)
+    test : ImageDataset or None, held-out images with labels
+    split : Split or None, how ``given`` was drawn from a benchmark set
+    notes : tuple of str, what was held out or ignored, in words
+    """
+
+    train: ImageDataset
+    given: np.ndarray
+    truth: np.ndarray | None
+    test: ImageDataset | None
+    split: Split | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.train.classes
+
+
+def seeded_subset(n: int, seed: int, size: int) -> np.ndarray:
+    """Sorted indices of a seeded random subset of ``size`` of ``n`` rows."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[: min(n, size)])
+
+
+def _test_split(spec: str, train: ImageDataset, options: LoadOptions) -> ImageDataset | None:
+    """The test split read to match the training images (size, channels, classes, statistics)."""
+    matched = replace(
+        options,
+        size=train.shape[:2],
+        channels=train.shape[2],
+        classes=train.classes,
+        normalization=train.normalization,
+        image_size=None,
+    )
+    try:
+        return load_dataset(spec, "test", options=matched)
+    except MissingSplit:
+        return None
+
+
+def _hold_out_labeled(train: ImageDataset, fraction: float, seed: int):
+    """(train without them, test): ``fraction`` of each class's labeled images, at least one
+    labeled image of every class left to train on."""
+    rng = np.random.default_rng([seed, 7])
+    held = []
+    for c in range(len(train.classes)):
+        members = rng.permutation(np.flatnonzero(train.labels == c))
+        take = min(int(round(fraction * members.size)), members.size - 1)
+        held.append(members[: max(take, 0)])
+    held = np.sort(np.concatenate(held)).astype(np.int64)
+    keep = np.setdiff1d(np.arange(len(train)), held)
+    return train.subset(keep), train.subset(held)
+
+
+def train_and_test(
+    spec: str, options: LoadOptions | None = None
+) -> tuple[ImageDataset, ImageDataset | None, list[str]]:
+    """(training images, test images or None, notes): the data set's splits, or, for a
+    benchmark set without a test split (digits), the fixed held-out fraction as the test set."""
+    options = options or LoadOptions()
+    entry, _ = dataset_entry(spec)
+    train = load_dataset(spec, "train", options=options)
+    test = _test_split(spec, train, options)
+    notes = []
+    if test is None and entry.holdout > 0:
+        held = seeded_subset(len(train), HOLDOUT_SEED, int(len(train) * entry.holdout))
+        train, test = train.subset(np.setdiff1d(np.arange(len(train)), held)), train.subset(held)
+        notes.append(
+            f"{spec} has no test split: a fixed {entry.holdout:.0%} ({len(test)} images) is the test set"
+        )
+    return train, test, notes
+
+
+def load_problem(
+    spec: str,
+    options: LoadOptions | None = None,
+    *,
+    n_labeled: int = 100,
+    seed: int = 0,
+    subset: int | None = None,
+    validation_fraction: float = 0.0,
+    split_path: str | Path | None = None,
+) -> Problem:
+    """The problem a recipe solves on data set ``spec`` (see the module docstring).
+
+    ``subset`` keeps a seeded subset of that many training and test images (a fast dev run).
+    ``split_path``: a split saved by an earlier run of the same recipe, reused when it exists
+    (it is checked against the labels, so it cannot be applied to other data).
+    """
+    options = options or LoadOptions()
+    train, test, notes = train_and_test(spec, options)
+    if subset is not None:
+        train = train.subset(seeded_subset(len(train), seed, subset))
+        test = None if test is None else test.subset(seeded_subset(len(test), seed, subset))
+        notes.append(f"a seeded subset of {len(train)} training images (fast dev run)")
+    if train.fully_labeled:
+        path = Path(split_path) if split_path is not None else None
+        if path is not None and path.exists():
+            split = load_split(path, train.labels, train.name)
+        else:
+            split = make_split(train.labels, n_labeled, seed=seed, dataset=train.name)
+        given, truth = split.masked_labels(train.labels), train.labels
+    else:
+        split, truth, given = None, None, train.labels
+        notes.append(
+            f"{spec} names its own {int((given >= 0).sum())} labeled images: n_labeled does not apply"
+        )
+        if test is None and validation_fraction > 0:
+            train, test = _hold_out_labeled(train, validation_fraction, seed)
+            given = train.labels
+            notes.append(
+                f"validation_fraction = {validation_fraction}: {len(test)} labeled images held "
+                "out as the test set"
+            )
+        missing = [c for k, c in enumerate(train.classes) if not (given == k).any()]
+        if missing:
+            raise InputError(
+                f"class {missing[0]!r} has no labeled image to train on; label at least one"
+            )
+    if test is None:
+        notes.append(
+            "no test set: set validation_fraction, or add a test/ folder, to measure accuracy"
+        )
+    for note in notes:
+        logger.info("%s", note)
+    return Problem(train, np.asarray(given, dtype=np.int64), truth, test, split, tuple(notes))
+
+
+__all__ = ["HOLDOUT_SEED", "Problem", "UNKNOWN", "load_problem", "seeded_subset", "train_and_test"]

@@ -1,0 +1,211 @@
+"""The run directory contract: every recipe (and ``pretrain``) opens and closes a run here.
+
+``run.json`` records the recipe, the package version, the data, every stage with the settings
+that shape it and its status, and where the outputs are (which is all ``report`` reads). A rerun
+into the same folder is checked against it before anything is written:
+
+* a stage that started (or finished) with other settings is refused with the differing keys;
+* a finished stage with the same settings is skipped; a started one resumes from its checkpoint;
+* a folder holding another recipe's run, a ``--fast-dev-run`` run (or the reverse), or anything
+  that is not a run is refused, and nothing in it changes.
+
+The data are loaded before the folder is created, so a data error also leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from .._runfile import FORMAT, RUN_FILE, read_run
+from ..atomic import atomic_path, save_npz
+from ..config import differences, plain, to_dict
+from ..data import Problem, load_problem, save_split
+from ..errors import InputError
+
+logger = logging.getLogger(__name__)
+
+
+def _git_sha() -> str | None:
+    from ..train.loop import git_sha
+
+    return git_sha()
+
+
+class Run:
+    """An open run directory (see the module docstring); create it with :func:`open_run`."""
+
+    def __init__(self, path: Path, record: dict, stages: dict[str, dict]):
+        self.path, self.record, self.stages = path, record, stages
+
+    # -- writing run.json -------------------------------------------------------------------
+    def _save(self) -> None:
+        with atomic_path(self.path / RUN_FILE) as tmp:
+            tmp.write_text(json.dumps(self.record, indent=1, default=str))
+
+    def create(self, problem: Problem) -> None:
+        """Make the folder and record the data (split, labels) once they are known to load."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if problem.split is not None and not (self.path / "split.json").exists():
+            save_split(
+                self.path / "split.json", problem.split, problem.train.labels, problem.classes
+            )
+        arrays = {"given": problem.given, "classes": np.asarray(problem.classes, dtype=str)}
+        if problem.truth is not None:
+            arrays["truth"] = problem.truth
+        if problem.test is not None:
+            arrays["test_truth"] = problem.test.labels
+        save_npz(self.path / "labels.npz", **arrays)
+        self.record["data"] |= {
+            "n_train": len(problem.train),
+            "n_test": 0 if problem.test is None else len(problem.test),
+            "n_given": int((problem.given >= 0).sum()),
+            "classes": list(problem.classes),
+            "image_shape": list(problem.train.shape),
+            "notes": list(problem.notes),
+        }
+        self.output("labels", "labels.npz")
+
+    # -- stages -----------------------------------------------------------------------------
+    def done(self, name: str) -> bool:
+        """Stage ``name`` finished with these settings (rerun: skip it)."""
+        return self.record["stages"].get(name, {}).get("status") == "done"
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[Path]:
+        """Run stage ``name``: recorded as running with its settings, then done; yields its
+        folder. A stage that raises stays "running" and resumes on the next run."""
+        entry = self.record["stages"].setdefault(name, {})
+        entry |= {"settings": plain(self.stages[name]), "status": "running"}
+        self._save()
+        logger.info("stage %s", name)
+        t0 = time.perf_counter()
+        yield self.path / name
+        entry |= {"status": "done", "seconds": round(time.perf_counter() - t0, 2)}
+        self._save()
+
+    def output(self, kind: str, relative: str) -> None:
+        """Record where an output of ``kind`` is (``report`` finds it there)."""
+        self.record["outputs"][kind] = relative
+        self._save()
+
+    def finish(self, results: dict) -> dict:
+        """Write ``results.json`` and mark the run done; returns ``results``."""
+        with atomic_path(self.path / "results.json") as tmp:
+            tmp.write_text(json.dumps(results, indent=1, default=str))
+        self.record["results"] = plain(results)
+        self.record["status"] = "done"
+        self.output("results", "results.json")
+        return results
+
+
+def _refusal(path: Path, record: dict, recipe: str, fast_dev_run: bool, stages: dict) -> str | None:
+    """Why an existing run at ``path`` cannot be continued with these settings, or None."""
+    if record["recipe"] != recipe:
+        return (
+            f"{path} holds a {record['recipe']} run; write the {recipe} run to another folder (-o)"
+        )
+    if record.get("fast_dev_run") and not fast_dev_run:
+        return (
+            f"{path} holds a --fast-dev-run run (a few images, one epoch); write the full run to "
+            "another folder (-o)"
+        )
+    if fast_dev_run and not record.get("fast_dev_run"):
+        return f"{path} holds a full run; give --fast-dev-run its own folder (-o)"
+    changed = []
+    for name, entry in record["stages"].items():
+        if name in stages:
+            changed += [f"{name}: {d}" for d in differences(entry["settings"], stages[name])]
+    if changed:
+        reuse = (
+            f"; to reuse its metric, set metric.source = 'checkpoint' and metric.checkpoint = "
+            f"{path / 'metric' / 'encoder.pt'}"
+            if (path / "metric" / "encoder.pt").exists()
+            else ""
+        )
+        return (
+            f"{path} was run with other settings ({'; '.join(changed)}). Use the same settings "
+            f"to resume it, or a new folder (-o){reuse}"
+        )
+    return None
+
+
+def open_run(
+    path: str | Path,
+    recipe: str,
+    config,
+    stages: dict[str, dict],
+    *,
+    fast_dev_run: bool = False,
+) -> Run:
+    """Check ``path`` against these settings (nothing is written yet) and return the run.
+
+    ``stages`` maps each stage to the settings that shape it, in order.
+    """
+    path = Path(path)
+    if (path / RUN_FILE).exists():
+        record = read_run(path)
+        why = _refusal(path, record, recipe, fast_dev_run, stages)
+        if why:
+            raise InputError(why)
+        record["config"] = to_dict(config)
+        logger.info("continuing the %s run in %s", recipe, path)
+    else:
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            old = (
+                " (a run of an older version: no run.json)"
+                if (path / "config.json").exists()
+                else ""
+            )
+            raise InputError(
+                f"{path} exists and is not a deeplabelprop run directory{old}; choose a new or "
+                "empty folder (-o)"
+            )
+        record = {
+            "format": FORMAT,
+            "recipe": recipe,
+            "version": __version__,
+            "git_sha": _git_sha(),
+            "fast_dev_run": fast_dev_run,
+            "config": to_dict(config),
+            "data": problem_arguments(config),
+            "stages": {},
+            "outputs": {},
+            "status": "running",
+        }
+    return Run(path, record, stages)
+
+
+def problem_arguments(config) -> dict:
+    """What :func:`~deeplabelprop.data.load_problem` needs to rebuild the run's data (``report``
+    reads it from run.json to show images)."""
+    return {
+        "dataset": config.dataset,
+        "options": plain(config.load_options().__dict__),
+        "n_labeled": config.n_labeled,
+        "seed": config.seed,
+        "subset": config.subset,
+        "validation_fraction": config.validation_fraction,
+    }
+
+
+def open_problem(run: Run, config, *, progress: bool = False) -> Problem:
+    """Load the run's data (a saved split is reused) and create the run folder."""
+    problem = load_problem(
+        config.dataset,
+        config.load_options(progress=progress),
+        n_labeled=config.n_labeled,
+        seed=config.seed,
+        subset=config.subset,
+        validation_fraction=config.validation_fraction,
+        split_path=run.path / "split.json",
+    )
+    run.create(problem)
+    return problem
