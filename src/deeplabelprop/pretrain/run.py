@@ -64,6 +64,21 @@ def metric_task(m: MetricSettings, problem: Problem, labels: np.ndarray, stream,
     return SupervisedBootstrap(labeled_stream, labels, monitor=monitor, reference=(stream, memory))
 
 
+def save_encoder(
+    path: Path, network, build: dict, train_set, m: MetricSettings, resize: str
+) -> None:
+    """``encoder.pt``: the metric network with its preprocessing (and classes for bootstrap)."""
+    mean, std = train_set.normalization
+    save_model(
+        path,
+        network,
+        build,
+        Preprocessing(train_set.shape[:2], train_set.shape[2], mean, std, resize),
+        classes=train_set.classes if m.source == "bootstrap" else None,
+        dataset=train_set.name,
+    )
+
+
 def train_metric(
     m: MetricSettings,
     problem: Problem,
@@ -118,15 +133,7 @@ def train_metric(
         memory = problem.truth if problem.truth is not None else labels
         recomputed = monitor(network, stream, embeddings, memory)["knn_accuracy"]
         metrics = {**metrics, "knn_accuracy_recomputed": recomputed}
-    mean, std = train_set.normalization
-    save_model(
-        out / "encoder.pt",
-        network,
-        build,
-        Preprocessing(train_set.shape[:2], channels, mean, std, resize),
-        classes=train_set.classes if m.source == "bootstrap" else None,
-        dataset=train_set.name,
-    )
+    save_encoder(out / "encoder.pt", network, build, train_set, m, resize)
     save_npy(out / "features.npy", embeddings.cpu().numpy().astype(np.float32))
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1))

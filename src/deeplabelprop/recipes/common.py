@@ -106,3 +106,22 @@ def write_pseudo_labels(run: Run, result: PropagationResult, problem: Problem, s
     result.save_csv(run.path / "pseudo_labels.csv", problem.train.example_names(), problem.classes)
     run.output("pseudo_labels_csv", "pseudo_labels.csv")
     run.output("pseudo_labels", source)
+
+
+def pseudo_label_scores(result: PropagationResult, problem: Problem) -> dict:
+    """Accuracy (and DMT's mAP by weight) of the pseudo labels on the unlabeled images, when the
+    truth is known (a benchmark set)."""
+    if problem.truth is None:
+        return {}
+    from ..evaluate import pseudo_label_accuracy, pseudo_label_map
+
+    unl = problem.given < 0
+    return {
+        "pseudo_label_accuracy": pseudo_label_accuracy(result.labels, problem.truth, unl),
+        "pseudo_label_map": pseudo_label_map(result.weights, result.labels, problem.truth, unl),
+    }
+
+
+def stage_seconds(run: Run) -> dict:
+    """Seconds each stage of the run took (the last time it ran)."""
+    return {k: v.get("seconds") for k, v in run.record["stages"].items()}

@@ -21,7 +21,6 @@ from .._params import Interval
 from ..config import setting
 from ..data import ShiftFlip
 from ..data.stream import ImageStream
-from ..evaluate import pseudo_label_accuracy, pseudo_label_map
 from ..pretrain import MetricSettings
 from ..propagation import PropagateSettings, PropagationResult, select_confident
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
@@ -29,8 +28,10 @@ from .common import (
     check_labeled_per_batch,
     classifier_model,
     device_of,
+    pseudo_label_scores,
     save_classifier,
     save_test_predictions,
+    stage_seconds,
     write_pseudo_labels,
 )
 from .metric_stage import check_metric, metric_stage
@@ -110,48 +111,11 @@ def finetune_rows(ft: FinetuneSettings, result: PropagationResult, y: np.ndarray
     return np.concatenate([rows, chosen]), targets, weights
 
 
-@register_recipe("dmt", DMTConfig, check=check_dmt)
-def run_dmt(
-    cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
-) -> dict:
-    """Run (or resume) the three stages into ``out_dir``; returns the final results."""
-    stages = {
-        "metric": cfg.stage_settings("metric"),
-        "propagate": cfg.stage_settings("metric", "propagate"),
-        "finetune": cfg.stage_settings("metric", "propagate", "finetune"),
-    }
-    if cfg.metric.source == "none":
-        del stages["metric"]
-    if not cfg.finetune.use_pseudo_labels:
-        del stages["propagate"]
-    run = open_run(out_dir, "dmt", cfg, stages, fast_dev_run=fast_dev_run)
-    problem = open_problem(run, cfg, progress=progress)
-    device, y = device_of(cfg), problem.given
-
-    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
-    metrics: dict = {}
-    result = None
-    if cfg.finetune.use_pseudo_labels:
-        features = (
-            np.load(run.path / "metric" / "features.npy")
-            if encoder is not None
-            else np.asarray(problem.train.images).reshape(len(y), -1) / 255.0
-        )
-        result = propagate_stage(run, cfg, problem, features)
-        write_pseudo_labels(run, result, problem, "propagate/pseudo.npz")
-        if problem.truth is not None:
-            unl = y < 0
-            metrics = {
-                "pseudo_label_accuracy": pseudo_label_accuracy(result.labels, problem.truth, unl),
-                "pseudo_label_map": pseudo_label_map(
-                    result.weights, result.labels, problem.truth, unl
-                ),
-            }
-
-    ft = cfg.finetune
+def finetune_stage(run, cfg: DMTConfig, problem, result, encoder, device, progress) -> dict:
+    """Stage ``finetune``: a classifier from the metric on the labels and weighted pseudo
+    labels (eq. 10); writes model.pt and the test predictions. Returns the last epoch's metrics."""
+    ft, y = cfg.finetune, problem.given
     rows, targets, weights = finetune_rows(ft, result, y)
-    if ft.use_pseudo_labels:
-        metrics["pseudo_labels_used"] = int(rows.size - (y >= 0).sum())
     network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
     stream = ImageStream(
         problem.train.images,
@@ -171,11 +135,47 @@ def run_dmt(
     monitor = None if test is None else AccuracyMonitor(test.images, test.labels)
     task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
     tcfg = TrainConfig(epochs=ft.epochs, lr=ft.lr, seed=cfg.seed, progress=progress)
+    settings = {"dmt": cfg.stage_settings("metric", "propagate", "finetune")}
     with run.stage("finetune") as folder:
-        last = train(network, task, tcfg, folder, extra_config={"dmt": stages["finetune"]})
+        last = train(network, task, tcfg, folder, extra_config=settings)
     run.output("epochs", "finetune/metrics.jsonl")
     save_classifier(run, network, problem, normalization, cfg)
     if monitor is not None:
         save_test_predictions(run, network, monitor, stream)
-    seconds = {k: v.get("seconds") for k, v in run.record["stages"].items()}
-    return run.finish({"test_accuracy": last.get("test_accuracy"), **metrics, "seconds": seconds})
+    used = int(rows.size - (y >= 0).sum()) if ft.use_pseudo_labels else None
+    return {**last, "pseudo_labels_used": used}
+
+
+@register_recipe("dmt", DMTConfig, check=check_dmt)
+def run_dmt(
+    cfg: DMTConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
+) -> dict:
+    """Run (or resume) the three stages into ``out_dir``; returns the final results."""
+    stages = {
+        "metric": cfg.stage_settings("metric"),
+        "propagate": cfg.stage_settings("metric", "propagate"),
+        "finetune": cfg.stage_settings("metric", "propagate", "finetune"),
+    }
+    if cfg.metric.source == "none":
+        del stages["metric"]
+    if not cfg.finetune.use_pseudo_labels:
+        del stages["propagate"]
+    run = open_run(out_dir, "dmt", cfg, stages, fast_dev_run=fast_dev_run)
+    problem = open_problem(run, cfg, progress=progress)
+    device = device_of(cfg)
+    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
+    result, scores = None, {}
+    if cfg.finetune.use_pseudo_labels:
+        features = (
+            np.load(run.path / "metric" / "features.npy")
+            if encoder is not None
+            else np.asarray(problem.train.images).reshape(len(problem.given), -1) / 255.0
+        )
+        result = propagate_stage(run, cfg, problem, features)
+        write_pseudo_labels(run, result, problem, "propagate/pseudo.npz")
+        scores = pseudo_label_scores(result, problem)
+    last = finetune_stage(run, cfg, problem, result, encoder, device, progress)
+    results = {"test_accuracy": last.get("test_accuracy"), **scores}
+    if last["pseudo_labels_used"] is not None:
+        results["pseudo_labels_used"] = last["pseudo_labels_used"]
+    return run.finish({**results, "seconds": stage_seconds(run)})

@@ -29,8 +29,10 @@ from .common import (
     check_labeled_per_batch,
     classifier_model,
     device_of,
+    pseudo_label_scores,
     save_classifier,
     save_test_predictions,
+    stage_seconds,
     write_pseudo_labels,
 )
 from .metric_stage import check_metric, metric_stage
@@ -69,22 +71,9 @@ def check_llp(cfg: LLPConfig) -> None:
     check_labeled_per_batch(cfg.llp.labeled_per_batch, cfg.llp.batch_size, "llp")
 
 
-@register_recipe("llp", LLPConfig, check=check_llp)
-def run_llp(
-    cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
-) -> dict:
-    """Run (or resume) the warm start and LLP training into ``out_dir``; returns the results."""
-    stages = {
-        "metric": cfg.stage_settings("metric"),
-        "llp": cfg.stage_settings("metric", "propagate", "llp"),
-    }
-    stages["pseudo_labels"] = stages["llp"]
-    run = open_run(out_dir, "llp", cfg, stages, fast_dev_run=fast_dev_run)
-    problem = open_problem(run, cfg, progress=progress)
-    device, y, p = device_of(cfg), problem.given, cfg.llp
-    n_classes = len(problem.classes)
-    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
-    network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
+def llp_task(run, cfg: LLPConfig, problem, normalization, device) -> LLPTask:
+    """Stage ``llp``'s task: the bank starts from the metric's features."""
+    p, y, n_classes = cfg.llp, problem.given, len(problem.classes)
     stream = ImageStream(
         problem.train.images,
         ShiftFlip(shift=p.shift),
@@ -97,7 +86,7 @@ def run_llp(
         num_workers=cfg.num_workers,
     )
     test = problem.test
-    task = LLPTask(
+    return LLPTask(
         stream,
         y,
         n_classes,
@@ -111,6 +100,35 @@ def run_llp(
         pseudo_dir=run.path / "llp" / "pseudo",
         classes=problem.classes,
     )
+
+
+def final_pseudo_labels(run, task: LLPTask, problem) -> PropagationResult:
+    """Propagated over the final bank; written to pseudo_labels.npz and pseudo_labels.csv."""
+    path = run.path / "pseudo_labels.npz"
+    if not run.done("pseudo_labels"):
+        with run.stage("pseudo_labels"):
+            task.propagate(task.bank.vectors.float().cpu().numpy()).save(path, problem.classes)
+    pseudo = PropagationResult.load(path)[0]
+    write_pseudo_labels(run, pseudo, problem, "pseudo_labels.npz")
+    return pseudo
+
+
+@register_recipe("llp", LLPConfig, check=check_llp)
+def run_llp(
+    cfg: LLPConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
+) -> dict:
+    """Run (or resume) the warm start and LLP training into ``out_dir``; returns the results."""
+    stages = {
+        "metric": cfg.stage_settings("metric"),
+        "llp": cfg.stage_settings("metric", "propagate", "llp"),
+    }
+    stages["pseudo_labels"] = stages["llp"]
+    run = open_run(out_dir, "llp", cfg, stages, fast_dev_run=fast_dev_run)
+    problem = open_problem(run, cfg, progress=progress)
+    device, p = device_of(cfg), cfg.llp
+    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
+    network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
+    task = llp_task(run, cfg, problem, normalization, device)
     tcfg = TrainConfig(
         epochs=p.epochs, lr=p.lr, weight_decay=p.weight_decay, seed=cfg.seed, progress=progress
     )
@@ -118,19 +136,12 @@ def run_llp(
         last = train(network, task, tcfg, folder, extra_config={"llp": stages["llp"]})
     run.output("epochs", "llp/metrics.jsonl")
     run.output("pseudo_history", "llp/pseudo")
-    path = run.path / "pseudo_labels.npz"
-    if not run.done("pseudo_labels"):  # propagated over the final bank
-        with run.stage("pseudo_labels"):
-            task.propagate(task.bank.vectors.float().cpu().numpy()).save(path, problem.classes)
-    pseudo = PropagationResult.load(path)[0]
-    write_pseudo_labels(run, pseudo, problem, "pseudo_labels.npz")
+    pseudo = final_pseudo_labels(run, task, problem)
     save_classifier(run, network, problem, normalization, cfg)
     if task.monitor is not None:
-        save_test_predictions(run, network, task.monitor, stream)
+        save_test_predictions(run, network, task.monitor, task.stream)
     keys = ("test_accuracy", "nn_accuracy", "propagate_seconds", "train_seconds")
     results = {k: last[k] for k in keys if k in last}
-    if problem.truth is not None:
-        unl = y < 0
-        results["pseudo_label_accuracy"] = float(np.mean(pseudo.labels[unl] == problem.truth[unl]))
-    results["seconds"] = {k: v.get("seconds") for k, v in run.record["stages"].items()}
-    return run.finish(results)
+    scores = pseudo_label_scores(pseudo, problem)
+    results |= {k: v for k, v in scores.items() if k == "pseudo_label_accuracy"}
+    return run.finish({**results, "seconds": stage_seconds(run)})

@@ -29,8 +29,10 @@ from ..train.lpdssl_task import DESCRIPTORS, PSEUDO_SOURCES, LPDSSLTask
 from .common import (
     classifier_model,
     device_of,
+    pseudo_label_scores,
     save_classifier,
     save_test_predictions,
+    stage_seconds,
     write_pseudo_labels,
 )
 from .metric_stage import check_metric, metric_stage
@@ -111,30 +113,9 @@ def supervised_stage(run, cfg, problem, network, normalization, monitor, device,
         return train(network, task, tcfg, folder, extra_config=settings)
 
 
-@register_recipe("lpdssl", LPDSSLConfig, check=check_lpdssl)
-def run_lpdssl(
-    cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
-) -> dict:
-    """Run (or resume) the stages into ``out_dir``; returns the final results."""
-    sup, it = cfg.supervised, cfg.iterative
-    stages = {
-        "metric": cfg.stage_settings("metric"),
-        "supervised": cfg.stage_settings("metric", "supervised"),
-        "iterative": cfg.stage_settings("metric", "supervised", "propagate", "iterative"),
-    }
-    stages["pseudo_labels"] = stages["iterative"]
-    run = open_run(out_dir, "lpdssl", cfg, stages, fast_dev_run=fast_dev_run)
-    problem = open_problem(run, cfg, progress=progress)
-    device, y = device_of(cfg), problem.given
-    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
-    network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
-    test = problem.test
-    monitor = None if test is None else AccuracyMonitor(test.images, test.labels)
-    last: dict = {}
-    if sup.epochs > 0:
-        last = supervised_stage(
-            run, cfg, problem, network, normalization, monitor, device, progress
-        )
+def iterative_task(run, cfg: LPDSSLConfig, problem, normalization, monitor, device) -> LPDSSLTask:
+    """Stage ``iterative``'s task over every training image."""
+    it, y, n_classes = cfg.iterative, problem.given, len(problem.classes)
     stream = ImageStream(
         problem.train.images,
         ShiftFlip(shift=it.shift),
@@ -143,13 +124,13 @@ def run_lpdssl(
         normalization=normalization,
         num_workers=cfg.num_workers,
     )
-    task = LPDSSLTask(
+    return LPDSSLTask(
         stream,
         y,
-        len(problem.classes),
+        n_classes,
         batch_labeled=it.batch_labeled,
         batch_unlabeled=it.batch_unlabeled,
-        propagate=lambda v: cfg.propagate.propagate(v, y, len(problem.classes), seed=cfg.seed),
+        propagate=lambda v: cfg.propagate.propagate(v, y, n_classes, seed=cfg.seed),
         pseudo_labels=it.pseudo_labels,
         network_weight=network_weight(cfg),
         class_balance=it.class_balance,
@@ -161,40 +142,65 @@ def run_lpdssl(
         pseudo_dir=run.path / "iterative" / "pseudo",
         classes=problem.classes,
     )
-    final = network
-    if it.epochs > 0:
-        tcfg = TrainConfig(
-            epochs=it.epochs,
-            lr=it.lr,
-            seed=cfg.seed,
-            progress=progress,
-            ema_decay=it.ema_decay if it.mean_teacher else None,
+
+
+def iterative_stage(run, cfg: LPDSSLConfig, task: LPDSSLTask, network, progress) -> dict:
+    """Stage ``iterative`` (Algorithm 1, lines 4-10); the last epoch's metrics."""
+    it = cfg.iterative
+    tcfg = TrainConfig(
+        epochs=it.epochs,
+        lr=it.lr,
+        seed=cfg.seed,
+        progress=progress,
+        ema_decay=it.ema_decay if it.mean_teacher else None,
+    )
+    settings = {"lpdssl": cfg.stage_settings("metric", "supervised", "propagate", "iterative")}
+    with run.stage("iterative") as folder:
+        last = train(network, task, tcfg, folder, extra_config=settings)
+    run.output("epochs", "iterative/metrics.jsonl")
+    run.output("pseudo_history", "iterative/pseudo")
+    return last
+
+
+@register_recipe("lpdssl", LPDSSLConfig, check=check_lpdssl)
+def run_lpdssl(
+    cfg: LPDSSLConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
+) -> dict:
+    """Run (or resume) the stages into ``out_dir``; returns the final results."""
+    stages = {
+        "metric": cfg.stage_settings("metric"),
+        "supervised": cfg.stage_settings("metric", "supervised"),
+        "iterative": cfg.stage_settings("metric", "supervised", "propagate", "iterative"),
+    }
+    stages["pseudo_labels"] = stages["iterative"]
+    run = open_run(out_dir, "lpdssl", cfg, stages, fast_dev_run=fast_dev_run)
+    problem = open_problem(run, cfg, progress=progress)
+    device = device_of(cfg)
+    encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)
+    network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
+    test = problem.test
+    monitor = None if test is None else AccuracyMonitor(test.images, test.labels)
+    last: dict = {}
+    if cfg.supervised.epochs > 0:
+        last = supervised_stage(
+            run, cfg, problem, network, normalization, monitor, device, progress
         )
-        with run.stage("iterative") as folder:
-            last = train(network, task, tcfg, folder, extra_config={"lpdssl": stages["iterative"]})
-        run.output("epochs", "iterative/metrics.jsonl")
-        run.output("pseudo_history", "iterative/pseudo")
+        run.output("epochs", "supervised/metrics.jsonl")
+    task = iterative_task(run, cfg, problem, normalization, monitor, device)
+    final = network
+    if cfg.iterative.epochs > 0:
+        last = iterative_stage(run, cfg, task, network, progress)
         # Mean Teacher: the EMA teacher is the model that is reported and kept
         final = task.teacher.model if task.teacher is not None else network
-    elif sup.epochs > 0:
-        run.output("epochs", "supervised/metrics.jsonl")
     pseudo = final_pseudo_labels(run, task, final, problem)
     save_classifier(run, final, problem, normalization, cfg)
     if monitor is not None:
-        save_test_predictions(run, final, monitor, stream)
-    results = {
-        "test_accuracy": last.get("test_accuracy"),
-        **{
-            k: last[k]
-            for k in ("teacher_test_accuracy", "propagate_seconds", "train_seconds")
-            if k in last
-        },
-    }
-    if problem.truth is not None:
-        unl = y < 0
-        results["pseudo_label_accuracy"] = float(np.mean(pseudo.labels[unl] == problem.truth[unl]))
-    results["seconds"] = {k: v.get("seconds") for k, v in run.record["stages"].items()}
-    return run.finish(results)
+        save_test_predictions(run, final, monitor, task.stream)
+    keys = ("test_accuracy", "teacher_test_accuracy", "propagate_seconds", "train_seconds")
+    results = {k: last[k] for k in keys if k in last}
+    scores = pseudo_label_scores(pseudo, problem)
+    results |= {k: v for k, v in scores.items() if k == "pseudo_label_accuracy"}
+    return run.finish({**results, "seconds": stage_seconds(run)})
 
 
 def final_pseudo_labels(run, task: LPDSSLTask, final, problem) -> PropagationResult:

@@ -32,6 +32,7 @@ def check_metric(m: MetricSettings, section: str, *, allowed: tuple[str, ...]) -
                 f"{section}.checkpoint {m.checkpoint} does not exist; run `deeplabelprop pretrain` "
                 "first, or point it at the encoder.pt of a run"
             )
+        load_model(Path(m.checkpoint).expanduser(), what="encoder")  # loads safely, or says why
 
 
 def embed_with_encoder(
