@@ -23,13 +23,27 @@ __all__ = [
 
 
 def propagate(
-    features, labels, method: str = "diffusion", n_classes: int | None = None, **params
+    features,
+    labels,
+    method: str = "diffusion",
+    n_classes: int | None = None,
+    *,
+    calibration: str = "auto",
+    **params,
 ) -> PropagationResult:
     """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d) with the named method.
+
+    ``confidence`` is calibrated (the probability that each pseudo label is right, fitted on
+    held-out labels, by the map the method declares unless ``calibration`` names one;
+    ``calibration="none"`` keeps the method's own); size parameters left at
+    their default are fitted to the data.
 
     >>> import numpy as np
     >>> x = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])
     >>> propagate(x, np.array([0, -1, 1, -1]), method="knn-vote").labels.tolist()
     [0, 0, 1, 1]
     """
-    return make_propagator(method, **params).propagate(features, labels, n_classes)
+    from .propagation.calibration import propagate_calibrated
+
+    propagator = make_propagator(method, n_samples=len(labels), **params)
+    return propagate_calibrated(propagator, features, labels, n_classes, method=calibration)

@@ -49,6 +49,14 @@ def encode_labels(y, marker=-1, *, n_classes: int | None = None) -> tuple[np.nda
     y = np.asarray(y)
     unl = unlabeled_mask(y, marker)
     labeled = ~unl
+    strings = y.dtype.kind in "US" or (y.dtype == object and any(isinstance(v, str) for v in y))
+    if strings and not isinstance(marker, str):
+        blank = [str(v) for v in y[labeled] if isinstance(v, str) and v.strip() in ("", "-1")]
+        if blank:
+            raise InputError(
+                f"the labels are strings and some are {blank[0]!r}, which would become a class; "
+                f"if {blank[0]!r} marks an unlabeled point, set unlabeled={blank[0]!r}"
+            )
     if not labeled.any():
         raise InputError(
             f"no labeled point: every label is the unlabeled marker {marker!r}; label at least "

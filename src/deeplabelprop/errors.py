@@ -9,3 +9,9 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """Input data or parameters that cannot be used (the message says why and how to fix)."""
+
+
+class DataWarning(UserWarning):
+    """Input that runs but gives a poor or degenerate answer (one class labeled, identical
+    features, a class no point is assigned to, a kNN search that misses neighbours); the message
+    says what it means and what to do."""

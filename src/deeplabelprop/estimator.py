@@ -13,10 +13,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._labels import encode_labels
+from ._labels import encode_labels, unlabeled_mask
+from ._params import Options
 from .errors import InputError
 from .graph import knn_search, l2_normalize
-from .propagation import PropagationResult, get_propagator_class, make_propagator
+from .propagation import PropagationResult, get_propagator_class, make_propagator, methods_taking
+from .propagation.calibration import CALIBRATIONS, propagate_calibrated
+
+CALIBRATION = Options(CALIBRATIONS)
 
 # estimator parameters forwarded to the propagator when it takes them (None = its default)
 _FORWARDED = ("n_neighbors", "alpha", "gamma", "tau", "max_iter", "tol", "backend", "device")
@@ -27,8 +31,9 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    method : {"diffusion", "spectral", "knn-vote", "local"}, default="diffusion"
-        The propagator (see ``deeplabelprop.PROPAGATORS``).
+    method : str, default="diffusion"
+        A registered propagator (``deeplabelprop.PROPAGATORS``: diffusion, harmonic, knn-vote,
+        local, spectral).
     n_neighbors, alpha, gamma, tau, max_iter, tol : optional
         Forwarded to the propagator when it takes them; None keeps its paper default.
         A defaulted ``n_neighbors`` (and spectral's η, local's T) is capped at what the data
@@ -40,7 +45,12 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         Fitted points whose label distributions vote for a new point in ``predict``,
         weighted by [cosine similarity]_+^3.
     unlabeled : scalar, default=-1
-        The value of ``y`` that marks an unlabeled point.
+        The value of ``y`` that marks an unlabeled point (``np.nan``, ``""`` or ``None`` work
+        too). String labels with empty strings need ``unlabeled=""``: they are never made a class.
+    calibration : {"auto", "temperature", "platt", "none"}, default="auto"
+        How ``confidence_`` is made a probability that the pseudo label is right, fitted on the
+        labeled points by held-out folds; "auto" is the map the method declares
+        (:mod:`deeplabelprop.propagation.calibration`).
     backend, device, random_state
         kNN backend ("auto", "faiss", "torch"), torch device, and the seed.
 
@@ -49,7 +59,7 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)          the labels seen in ``y`` (any values)
     transduction_ : ndarray of shape (n_samples,)     a label for every fitted point
     label_distributions_ : ndarray of shape (n_samples, n_classes)
-    confidence_ : ndarray of shape (n_samples,)       in [0, 1]; 1 for labeled points
+    confidence_ : ndarray of shape (n_samples,)       P(pseudo label is right); 1 for labeled points
     n_iter_ : int
     result_ : PropagationResult                       everything the propagator returned
 
@@ -76,6 +86,7 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         method_params: dict | None = None,
         predict_neighbors: int = 10,
         unlabeled=-1,
+        calibration: str = "auto",
         backend: str | None = None,
         device: str | None = None,
         random_state: int = 0,
@@ -90,6 +101,7 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         self.method_params = method_params
         self.predict_neighbors = predict_neighbors
         self.unlabeled = unlabeled
+        self.calibration = calibration
         self.backend = backend
         self.device = device
         self.random_state = random_state
@@ -102,7 +114,10 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
             if value is None:
                 continue
             if name not in fields:
-                raise InputError(f"method {self.method!r} does not take {name}; leave it None")
+                takers = ", ".join(methods_taking(name)) or "no method"
+                raise InputError(
+                    f"method {self.method!r} does not take {name} ({takers} take it); leave it None"
+                )
             params[name] = value
         if "random_state" in fields:
             params["random_state"] = self.random_state
@@ -117,8 +132,14 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
             raise InputError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
         y_int, self.classes_ = encode_labels(y, self.unlabeled)
         check_classification_targets(y[y_int >= 0])
-        result: PropagationResult = self._propagator(X.shape[0]).propagate(
-            X, y_int, len(self.classes_)
+        CALIBRATION.check("calibration", self.calibration)
+        result: PropagationResult = propagate_calibrated(
+            self._propagator(X.shape[0]),
+            X,
+            y_int,
+            len(self.classes_),
+            method=self.calibration,
+            seed=self.random_state,
         )
         self.result_ = result
         self.transduction_ = self.classes_[result.labels]
@@ -150,6 +171,20 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         """The most probable class of each new point."""
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of :meth:`predict` on the labeled rows of ``y`` (unlabeled rows are not
+        targets), so model selection (``GridSearchCV``) needs no custom scorer."""
+        y = column_or_1d(y, warn=True)
+        known = ~unlabeled_mask(y, self.unlabeled)
+        if not known.any():
+            raise InputError("score needs labeled rows; every y is the unlabeled marker")
+        weights = None if sample_weight is None else np.asarray(sample_weight)[known]
+        from sklearn.metrics import accuracy_score
+
+        return float(
+            accuracy_score(y[known], self.predict(np.asarray(X)[known]), sample_weight=weights)
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

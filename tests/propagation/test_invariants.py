@@ -93,6 +93,7 @@ def degenerate_problem(draw):
 
 
 @pytest.mark.parametrize("method", sorted(PROPAGATORS))
+@pytest.mark.filterwarnings("ignore::deeplabelprop.errors.DataWarning")  # degenerate on purpose
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=degenerate_problem())
 def test_degenerate_inputs_give_valid_results(method, problem):

@@ -60,6 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--method", "-m", default="diffusion", choices=sorted(PROPAGATORS))
     p.add_argument("--weight", default="own", help="training weight (see `methods`)")
+    p.add_argument(
+        "--calibration",
+        default="auto",
+        choices=["auto", "temperature", "platt", "none"],
+        help="how confidence becomes P(pseudo label is right), fitted on held-out labels",
+    )
     p.add_argument("--k", type=int, help="neighbours in the kNN graph (n_neighbors)")
     p.add_argument("--alpha", type=float, help="diffusion / spectral filter α in [0, 1)")
     p.add_argument("--gamma", type=float, help="power affinity exponent γ")
@@ -136,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
     raw = load_labels(args.labels, features.shape[0])
     y, classes = encode_labels(raw, None if raw.dtype == object else -1, n_classes=args.n_classes)
     elapsed["read"] = time.perf_counter() - t0
-    settings = PropagateSettings(args.method, args.weight, method_params(args))
+    settings = PropagateSettings(args.method, args.weight, method_params(args), args.calibration)
     settings.validate(prefix="")
     result = settings.propagate(features, y, len(classes))
     t1 = time.perf_counter()

@@ -98,3 +98,41 @@ def nearest_neighbor_accuracy(queries, bank, bank_labels, truth, block: int = 40
             ]
         )
     return float(np.mean(pred.cpu().numpy() == np.asarray(truth)))
+
+
+def expected_calibration_error(confidence, correct, n_bins: int = 15) -> float:
+    """ECE: Σ_bins (|bin| / n) · |accuracy(bin) - mean confidence(bin)| over equal-width bins of
+    the confidence in [0, 1] (Guo et al. 2017)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    if conf.size == 0:
+        raise InputError("no point selected to score")
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        m = bins == b
+        total += m.sum() * abs(ok[m].mean() - conf[m].mean())
+    return float(total / conf.size)
+
+
+def auroc(confidence, correct) -> float:
+    """Area under the ROC curve of ``confidence`` separating correct from wrong pseudo labels:
+    the probability that a random correct one is more confident than a random wrong one (ties
+    count one half; Mann-Whitney). 0.5 when one of the two groups is empty."""
+    from scipy.stats import rankdata
+
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    n_pos, n_neg = int(ok.sum()), int((~ok).sum())
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    ranks = rankdata(conf)
+    return float((ranks[ok].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def top_fraction_accuracy(confidence, correct, fraction: float) -> float:
+    """Accuracy of the most confident ``fraction`` of the pseudo labels (DMT Fig. 3 read at one
+    point; ties broken by index)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    order = np.argsort(-conf, kind="stable")[: max(1, int(round(fraction * conf.size)))]
+    return float(np.mean(np.asarray(correct, dtype=bool)[order]))

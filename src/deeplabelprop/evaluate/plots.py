@@ -79,6 +79,33 @@ def similarity_matrices(
     return _save(fig, path)
 
 
+def reliability_diagram(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, bins: int = 15
+) -> Path:
+    """Accuracy against confidence in equal-width bins, one line per run (the diagonal is a
+    calibrated confidence); ``curves``: name → (confidence, correct) of the pseudo labels."""
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    ax.plot([0, 1], [0, 1], "--", color="0.6", lw=1, label="calibrated")
+    edges = np.linspace(0, 1, bins + 1)
+    for name, (conf, ok) in curves.items():
+        which = np.minimum((np.asarray(conf) * bins).astype(int), bins - 1)
+        filled = [b for b in range(bins) if (which == b).sum() >= 10]
+        x = [np.mean(conf[which == b]) for b in filled]
+        y = [np.mean(ok[which == b]) for b in filled]
+        ax.plot(x, y, marker="o", ms=3, label=name)
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xticks=edges[::3],
+        xlabel="confidence of the pseudo label",
+        ylabel="accuracy of the pseudo labels in the bin",
+        title="Reliability of the confidence",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, path)
+
+
 def weight_histogram(weights: np.ndarray, correct: np.ndarray, path: Path) -> Path:
     """Iscen Figure 5: the confidence weights of correct and of wrong pseudo labels."""
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import DataWarning
 from .affinity import adjacency, edge_weights, normalize_symmetric, symmetrize
 from .knn import knn, l2_normalize, neighbor_recall, plan_search
 
@@ -32,6 +34,38 @@ class Graph:
     knn_recall: float | None
 
 
+RECALL_FLOOR = 0.9  # an approximate search that finds fewer true neighbours is redone exactly
+
+
+def search_checked(x, k: int, *, backend: str, exact: bool | None, device, random_state: int):
+    """(sims, idx, recall): the kNN search, its recall measured when approximate. Below
+    ``RECALL_FLOOR`` an automatic choice (``exact=None``) searches again exactly, and an explicit
+    ``exact=False`` warns with what the number means and what to do."""
+    sims, idx = knn(x, k, backend=backend, exact=exact, device=device, random_state=random_state)
+    if plan_search(len(x), backend=backend, exact=exact, device=device).exact:
+        return sims, idx, None
+    recall = neighbor_recall(x, idx, random_state=random_state)
+    logger.info("approximate kNN recall@%d: %.4f", k, recall)
+    if recall >= RECALL_FLOOR:
+        return sims, idx, recall
+    what = (
+        f"the approximate kNN search found {100 * recall:.1f} % of the true {k} nearest "
+        f"neighbours (recall@{k}), below {100 * RECALL_FLOOR:.0f} %: the graph would miss real "
+        "neighbours"
+    )
+    if exact is None:
+        warnings.warn(f"{what}; searching exactly instead (slower)", DataWarning, stacklevel=4)
+        sims, idx = knn(x, k, backend=backend, exact=True, device=device, random_state=random_state)
+        return sims, idx, 1.0
+    warnings.warn(
+        f"{what}; set exact=True (or leave exact unset to switch automatically), or use a "
+        "smaller k",
+        DataWarning,
+        stacklevel=4,
+    )
+    return sims, idx, recall
+
+
 def knn_graph(
     features: np.ndarray,
     n_neighbors: int,
@@ -49,13 +83,9 @@ def knn_graph(
 ) -> Graph:
     """Iscen eq. (9) and §3: ℓ2-normalise, kNN, affinities, W = A + Aᵀ, 𝒲 = D^-½ W D^-½."""
     x = l2_normalize(features)
-    sims, idx = knn(
+    sims, idx, recall = search_checked(
         x, n_neighbors, backend=backend, exact=exact, device=device, random_state=random_state
     )
-    recall = None
-    if not plan_search(len(x), backend=backend, exact=exact, device=device).exact:
-        recall = neighbor_recall(x, idx, random_state=random_state)
-        logger.info("approximate kNN recall@%d: %.4f", n_neighbors, recall)
     a = adjacency(
         idx,
         edge_weights(

@@ -1,24 +1,54 @@
-"""What every propagator does first: check and convert its inputs; time its stages."""
+"""What every propagator shares: input checks, the label matrix, stage timings, and the split of
+its work into ``prepare`` (features only) and ``solve`` (labels)."""
 
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._params import check_params
 from .._validation import check_features, check_labels
+from ..errors import DataWarning
 
 logger = logging.getLogger("deeplabelprop.progress")
 
 
 def prepare_inputs(features, labels, n_classes: int | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Validated float32 features (n, d), int labels (n,) with -1 unlabeled, and the class count."""
+    """Validated float32 features (n, d), int labels (n,) with -1 unlabeled, and the class count.
+
+    Degenerate but valid inputs warn (:class:`~deeplabelprop.errors.DataWarning`): one class
+    labeled, or features that cannot tell the points apart."""
     x = check_features(features)
     y, c = check_labels(labels, x.shape[0], n_classes)
+    warn_degenerate(x, y, c)
     return x, y, c
+
+
+def warn_degenerate(x: np.ndarray, y: np.ndarray, n_classes: int) -> None:
+    """One labeled class, or (nearly) identical features: say what it means and what to do."""
+    if n_classes == 1 and (y < 0).any():
+        warnings.warn(
+            "only one class is labeled: every point gets that class with confidence 1; label "
+            "examples of the other classes (or pass n_classes to name them)",
+            DataWarning,
+            stacklevel=4,
+        )
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    spread = float(np.abs(unit - unit.mean(axis=0)).max()) if len(x) > 1 else 1.0
+    if spread < 1e-4 and (y < 0).any():
+        warnings.warn(
+            f"all {len(x)} feature rows point the same way (largest difference {spread:.1e}): the "
+            "graph cannot tell them apart and every pseudo label is a guess; check that the "
+            "features were computed (not all zeros or copies of one row)",
+            DataWarning,
+            stacklevel=4,
+        )
 
 
 def label_matrix(labels: np.ndarray, n_classes: int, *, normalize: bool = True) -> np.ndarray:
@@ -46,3 +76,21 @@ def stage(timings: dict, name: str) -> Iterator[None]:
         elapsed = time.perf_counter() - start
         timings[name] = timings.get(name, 0.0) + elapsed
         logger.info("%s done in %.2f s", name, elapsed)
+
+
+@dataclass
+class Prepared:
+    """What a propagator computes from the features alone (the kNN graph, a spectrum, unit
+    rows): reused when only the labels change (calibration's held-out folds)."""
+
+    n_samples: int
+    data: dict
+    timings: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+
+def run_propagator(propagator, features, labels, n_classes: int | None):
+    """``propagator.solve(propagator.prepare(x), y, c)`` after the checks every method makes."""
+    check_params(propagator, propagator.constraints)
+    x, y, c = prepare_inputs(features, labels, n_classes)
+    return propagator.solve(propagator.prepare(x), y, c)

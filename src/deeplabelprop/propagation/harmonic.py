@@ -17,10 +17,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from .._params import Interval, Options, check_params
+from .._params import Interval, Options
 from .._validation import check_n_neighbors
 from ..graph import BACKENDS, knn_graph
-from .base import label_matrix, prepare_inputs, stage
+from .base import Prepared, label_matrix, run_propagator, stage
 from .cg import conjugate_gradient
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
@@ -45,8 +45,8 @@ def harmonic_solution(
     unl, lab = np.flatnonzero(labels < 0), np.flatnonzero(labels >= 0)
     y = label_matrix(labels, n_classes, normalize=False)
     f = y.copy()
-    if unl.size == 0:
-        return f, 0, True, np.zeros(n_classes)
+    if unl.size == 0:  # nothing to solve: one step, scikit-learn's convention for n_iter_
+        return f, 1, True, np.zeros(n_classes)
     degree = np.asarray(w[unl].sum(axis=1)).ravel()
     scale = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
     s = sp.diags(scale) @ w[unl][:, unl] @ sp.diags(scale)
@@ -79,6 +79,7 @@ class Harmonic:
 
     name: ClassVar[str] = "harmonic"
     weight: ClassVar[str] = "top-probability"
+    calibration: ClassVar[str] = "temperature"  # measured best (propagation/calibration.py)
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "gamma": Interval(0, None, closed="neither"),
@@ -91,8 +92,10 @@ class Harmonic:
 
     def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
         """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        check_params(self, self.constraints)
-        x, y, c = prepare_inputs(features, labels, n_classes)
+        return run_propagator(self, features, labels, n_classes)
+
+    def prepare(self, x: np.ndarray) -> Prepared:
+        """The kNN graph, from the features alone."""
         check_n_neighbors(self.n_neighbors, x.shape[0])
         timings: dict = {}
         with stage(timings, "graph"):
@@ -106,9 +109,14 @@ class Harmonic:
                 device=self.device,
                 random_state=self.random_state,
             )
+        return Prepared(x.shape[0], {"graph": graph}, timings, {"knn_recall": graph.knn_recall})
+
+    def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
+        """The harmonic function of labels ``y`` on the prepared graph."""
+        timings = dict(prepared.timings)
         with stage(timings, "propagate"):
             f, n_iter, converged, resid = harmonic_solution(
-                graph.weights, y, c, max_iter=self.max_iter, tol=self.tol
+                prepared.data["graph"].weights, y, c, max_iter=self.max_iter, tol=self.tol
             )
             probabilities = normalize_rows(f)
             confidence = example_weights(self.weight, probabilities, y >= 0)
@@ -117,9 +125,8 @@ class Harmonic:
                 f"harmonic CG stopped at max_iter={self.max_iter} with relative residual "
                 f"{resid.max():.2e} > tol={self.tol}; raise max_iter (or tol) to silence this",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        info = {"knn_recall": graph.knn_recall, "cg_relative_residual": float(resid.max())}
         return finalize(
             y,
             f,
@@ -129,5 +136,5 @@ class Harmonic:
             n_iter=n_iter,
             converged=converged,
             timings=timings,
-            info=info,
+            info={**prepared.info, "cg_relative_residual": float(resid.max())},
         )

@@ -8,10 +8,10 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from .._params import Interval, check_params
+from .._params import Interval
 from ..graph import l2_normalize
 from ..graph.knn import default_device
-from .base import prepare_inputs, stage
+from .base import Prepared, run_propagator, stage
 from .confidence import DMT_SIGMA
 from .registry import register_propagator
 from .result import PropagationResult, finalize
@@ -68,6 +68,7 @@ class KnnVote:
 
     name: ClassVar[str] = "knn-vote"
     weight: ClassVar[str] = "margin"  # DMT eq. (8)-(9)
+    calibration: ClassVar[str] = "platt"  # measured best (propagation/calibration.py)
     constraints: ClassVar[dict] = {
         "tau": Interval(0, None, closed="neither"),
         "confidence_temperature": Interval(0, None, closed="neither"),
@@ -75,12 +76,18 @@ class KnnVote:
 
     def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
         """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        check_params(self, self.constraints)
-        x, y, c = prepare_inputs(features, labels, n_classes)
+        return run_propagator(self, features, labels, n_classes)
+
+    def prepare(self, x: np.ndarray) -> Prepared:
+        """Unit rows: the vote compares them by inner product."""
+        return Prepared(x.shape[0], {"unit": l2_normalize(x)})
+
+    def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
+        """Every labeled point's vote (DMT eq. 5) for labels ``y``."""
         timings: dict = {}
         with stage(timings, "propagate"):
             log_z = knn_vote_log_scores(
-                l2_normalize(x), y, c, tau=self.tau, device=self.device or default_device()
+                prepared.data["unit"], y, c, tau=self.tau, device=self.device or default_device()
             )
             # softmax of log z = z / Σ z, without overflow
             shifted = np.exp(log_z - log_z.max(axis=1, keepdims=True))

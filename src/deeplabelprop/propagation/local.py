@@ -11,11 +11,11 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from .._params import Interval, Options, check_params
+from .._params import Interval, Options
 from .._validation import check_n_neighbors
 from ..graph import l2_normalize
 from ..graph.knn import default_device
-from .base import prepare_inputs, stage
+from .base import Prepared, run_propagator, stage
 from .registry import register_propagator
 from .result import PropagationResult, finalize
 from .weights import example_weights
@@ -123,6 +123,7 @@ class LocalPropagation:
 
     name: ClassVar[str] = "local"
     weight: ClassVar[str] = "top-probability"  # LLP eq. (6): c = p_y
+    calibration: ClassVar[str] = "platt"  # measured best (propagation/calibration.py)
     constraints: ClassVar[dict] = {
         "n_voters": Interval(1, None, integer=True),
         "n_density": Interval(1, None, integer=True),
@@ -132,14 +133,20 @@ class LocalPropagation:
 
     def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
         """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        check_params(self, self.constraints)
-        x, y, c = prepare_inputs(features, labels, n_classes)
+        return run_propagator(self, features, labels, n_classes)
+
+    def prepare(self, x: np.ndarray) -> Prepared:
+        """The bank of unit rows on the device."""
         check_n_neighbors(self.n_density, x.shape[0], name="n_density")
         device = self.device or default_device()
+        return Prepared(x.shape[0], {"bank": torch.from_numpy(l2_normalize(x)).to(device)})
+
+    def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
+        """Density-weighted votes of the labeled rows ``y`` (LLP eq. 5-8)."""
+        bank = prepared.data["bank"]
         timings: dict = {}
         with torch.no_grad():
-            bank = torch.from_numpy(l2_normalize(x)).to(device)
-            lab = torch.from_numpy(np.flatnonzero(y >= 0)).to(device)
+            lab = torch.from_numpy(np.flatnonzero(y >= 0)).to(bank.device)
             with stage(timings, "density"):
                 log_rho = labeled_log_density(bank, lab, tau=self.tau, n_density=self.n_density)
             with stage(timings, "propagate"):
@@ -147,7 +154,7 @@ class LocalPropagation:
                     local_votes(
                         bank,
                         lab,
-                        torch.from_numpy(y).to(device)[lab],
+                        torch.from_numpy(y).to(bank.device)[lab],
                         log_rho,
                         c,
                         tau=self.tau,

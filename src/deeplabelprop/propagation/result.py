@@ -151,6 +151,29 @@ class PropagationResult:
         return result, classes, params
 
 
+def warn_empty_classes(labels: np.ndarray, labeled: np.ndarray, n_classes: int) -> None:
+    """A class that receives no pseudo label while others do: say so (its ζ is 1, its
+    precision undefined)."""
+    unl = ~labeled
+    if unl.sum() < n_classes:
+        return
+    counts = np.bincount(labels[unl], minlength=n_classes)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        import warnings
+
+        from ..errors import DataWarning
+
+        warnings.warn(
+            f"{empty.size} class(es) (index {', '.join(map(str, empty[:5]))}) receive no pseudo "
+            f"label among the {int(unl.sum())} unlabeled points: their labeled examples do not "
+            "reach them; label more examples of those classes or use a smoother method "
+            "(e.g. diffusion with a larger k)",
+            DataWarning,
+            stacklevel=4,
+        )
+
+
 def normalize_rows(scores: np.ndarray) -> np.ndarray:
     """Probabilities from non-negative scores: rows divided by their sum; all-zero rows uniform.
 
@@ -183,6 +206,7 @@ def finalize(
     probabilities = np.array(probabilities, dtype=np.float64)
     labels = probabilities.argmax(axis=1)
     labels[labeled] = labels_in[labeled]
+    warn_empty_classes(labels, labeled, n_classes)
     probabilities[labeled] = np.eye(n_classes)[labels_in[labeled]]
     confidence = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
     confidence[labeled] = 1.0

@@ -7,11 +7,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._params import Interval, Options, check_params
+from .._params import Interval, Options
 from .._validation import check_n_neighbors
 from ..errors import InputError
 from ..graph import BACKENDS, EIGEN_METHODS, KERNELS, Spectrum, knn_graph, laplacian_eigenpairs
-from .base import prepare_inputs, stage
+from .base import Prepared, run_propagator, stage
 from .confidence import DMT_SIGMA
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
@@ -115,6 +115,7 @@ class Spectral:
 
     name: ClassVar[str] = "spectral"
     weight: ClassVar[str] = "margin"  # DMT eq. (8)-(9)
+    calibration: ClassVar[str] = "platt"  # measured best (propagation/calibration.py)
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "n_components": Interval(1, None, integer=True),
@@ -134,8 +135,10 @@ class Spectral:
 
     def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
         """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        check_params(self, self.constraints)
-        x, y, c = prepare_inputs(features, labels, n_classes)
+        return run_propagator(self, features, labels, n_classes)
+
+    def prepare(self, x: np.ndarray) -> Prepared:
+        """The graph, its η eigenpairs and the filtered basis of W': from the features alone."""
         check_n_neighbors(self.n_neighbors, x.shape[0])
         if self.n_components >= x.shape[0]:
             raise InputError(
@@ -165,28 +168,36 @@ class Spectral:
                 device=self.device,
                 random_state=self.random_state,
             )
-        with stage(timings, "propagate"):
-            basis, weights = spectral_basis(
-                spectrum, graph.degrees, spectral_filter=self.spectral_filter, alpha=self.alpha
-            )
-            z = spectral_vote(basis, weights, y, c)
-            probabilities = normalize_rows(z)
-            confidence = example_weights(
-                self.weight, probabilities, y >= 0, temperature=self.confidence_temperature
-            )
+        basis, weights = spectral_basis(
+            spectrum, graph.degrees, spectral_filter=self.spectral_filter, alpha=self.alpha
+        )
         info = {
             "knn_recall": graph.knn_recall,
             "eigenvalues": spectrum.eigenvalues,
             "eigen_max_residual": spectrum.max_residual,
+            "n_iter": spectrum.n_iter,
+            "converged": spectrum.converged,
         }
+        return Prepared(x.shape[0], {"basis": basis, "weights": weights}, timings, info)
+
+    def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
+        """The vote of labels ``y`` through the prepared spectral embedding (DMT eq. 5-6)."""
+        timings = dict(prepared.timings)
+        with stage(timings, "propagate"):
+            z = spectral_vote(prepared.data["basis"], prepared.data["weights"], y, c)
+            probabilities = normalize_rows(z)
+            confidence = example_weights(
+                self.weight, probabilities, y >= 0, temperature=self.confidence_temperature
+            )
+        info = {k: v for k, v in prepared.info.items() if k not in ("n_iter", "converged")}
         return finalize(
             y,
             z,
             probabilities,
             confidence,
             weight_name=self.weight,
-            n_iter=spectrum.n_iter,
-            converged=spectrum.converged,
+            n_iter=prepared.info["n_iter"],
+            converged=prepared.info["converged"],
             timings=timings,
             info=info,
         )

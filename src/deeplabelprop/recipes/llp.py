@@ -91,7 +91,7 @@ def llp_task(run, cfg: LLPConfig, problem, normalization, device) -> LLPTask:
         y,
         n_classes,
         np.load(run.path / "metric" / "features.npy"),
-        lambda bank: cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed),
+        lambda bank: cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed, calibrate=False),
         tau=p.tau,
         momentum=p.momentum,
         category_loss=p.category_loss,
@@ -102,12 +102,16 @@ def llp_task(run, cfg: LLPConfig, problem, normalization, device) -> LLPTask:
     )
 
 
-def final_pseudo_labels(run, task: LLPTask, problem) -> PropagationResult:
-    """Propagated over the final bank; written to pseudo_labels.npz and pseudo_labels.csv."""
+def final_pseudo_labels(run, cfg: LLPConfig, task: LLPTask, problem) -> PropagationResult:
+    """Propagated over the final bank, the confidence calibrated; written to
+    pseudo_labels.npz and pseudo_labels.csv."""
     path = run.path / "pseudo_labels.npz"
     if not run.done("pseudo_labels"):
         with run.stage("pseudo_labels"):
-            task.propagate(task.bank.vectors.float().cpu().numpy()).save(path, problem.classes)
+            bank = task.bank.vectors.float().cpu().numpy()
+            y, n_classes = problem.given, len(problem.classes)
+            result = cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed)
+            result.save(path, problem.classes)
     pseudo = PropagationResult.load(path)[0]
     write_pseudo_labels(run, pseudo, problem, "pseudo_labels.npz")
     return pseudo
@@ -136,7 +140,7 @@ def run_llp(
         last = train(network, task, tcfg, folder, extra_config={"llp": stages["llp"]})
     run.output("epochs", "llp/metrics.jsonl")
     run.output("pseudo_history", "llp/pseudo")
-    pseudo = final_pseudo_labels(run, task, problem)
+    pseudo = final_pseudo_labels(run, cfg, task, problem)
     save_classifier(run, network, problem, normalization, cfg)
     if task.monitor is not None:
         save_test_predictions(run, network, task.monitor, task.stream)

@@ -74,9 +74,9 @@ class IterativeSettings:
 class LPDSSLConfig(RecipeConfig):
     metric: MetricSettings = setting(factory=lambda: MetricSettings(source="none"))
     supervised: SupervisedSettings = setting(factory=SupervisedSettings)
-    # Iscen: k = 50, γ = 3, α = 0.99 (Diffusion's defaults), at most 20 CG iterations
+    # Iscen: k = 50, γ = 3, α = 0.99, at most 20 CG iterations
     propagate: PropagateSettings = setting(
-        factory=lambda: PropagateSettings("diffusion", params={"max_iter": 20})
+        factory=lambda: PropagateSettings("diffusion", params={"n_neighbors": 50, "max_iter": 20})
     )
     iterative: IterativeSettings = setting(factory=IterativeSettings)
 
@@ -130,7 +130,9 @@ def iterative_task(run, cfg: LPDSSLConfig, problem, normalization, monitor, devi
         n_classes,
         batch_labeled=it.batch_labeled,
         batch_unlabeled=it.batch_unlabeled,
-        propagate=lambda v: cfg.propagate.propagate(v, y, n_classes, seed=cfg.seed),
+        propagate=lambda v, calibrate=False: cfg.propagate.propagate(
+            v, y, n_classes, seed=cfg.seed, calibrate=calibrate
+        ),
         pseudo_labels=it.pseudo_labels,
         network_weight=network_weight(cfg),
         class_balance=it.class_balance,
@@ -209,7 +211,7 @@ def final_pseudo_labels(run, task: LPDSSLTask, final, problem) -> PropagationRes
     path = run.path / "pseudo_labels.npz"
     if not run.done("pseudo_labels"):
         with run.stage("pseudo_labels"):
-            task.pseudo_result(final).save(path, problem.classes)
+            task.pseudo_result(final, calibrate=True).save(path, problem.classes)
     result = PropagationResult.load(path)[0]
     write_pseudo_labels(run, result, problem, "pseudo_labels.npz")
     return result

@@ -50,8 +50,8 @@ class LPDSSLTask(Task):
     ----------
     stream : ImageStream over all training images (views and descriptors)
     labels : (N,) ints, -1 on unlabeled images
-    propagate : callable (N, d) descriptors -> PropagationResult, with the training weight in
-        ``weights``; used when ``pseudo_labels="propagation"``
+    propagate : callable ((N, d) descriptors, calibrate=False) -> PropagationResult, with the
+        training weight in ``weights``; used when ``pseudo_labels="propagation"``
     pseudo_labels : "propagation" | "network" | "none"
     network_weight : the training weight of network pseudo labels (Iscen: "entropy")
     class_balance : ζ in the loss (eq. 12), else 1
@@ -121,9 +121,10 @@ class LPDSSLTask(Task):
             None if zeta is None else torch.as_tensor(zeta, dtype=torch.float32, device=device)
         )
 
-    def pseudo_result(self, model) -> PropagationResult:
+    def pseudo_result(self, model, *, calibrate: bool = False) -> PropagationResult:
         """Pseudo labels from ``model`` (Iscen Algorithm 1, lines 5-9): propagated over its
-        descriptors, or its own predictions ("network", and "none" when asked)."""
+        descriptors (their confidence calibrated when asked: for the final, user-facing labels),
+        or its own predictions ("network", and "none" when asked)."""
         if self.pseudo_labels != "propagation":
             logits = self.stream.embed(model, head="forward")
             return network_pseudo_labels(logits, self.y, self.network_weight)
@@ -131,7 +132,7 @@ class LPDSSLTask(Task):
         v = F.normalize(v.float(), dim=1).cpu().numpy()
         with warnings.catch_warnings():  # the ≤ 20 CG iterations are the paper's; log residual
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return self.propagate(v)
+            return self.propagate(v, calibrate=calibrate)
 
     def begin_epoch(self, model, epoch: int) -> None:
         if self.pseudo_labels == "none":  # labeled examples only (weight 0 on the others)

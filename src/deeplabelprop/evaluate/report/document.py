@@ -36,6 +36,8 @@ def _cell(key: str, value) -> str:
         return ""
     if isinstance(value, float) and ("accuracy" in key or key.endswith("_map")):
         return f"{100 * value:.2f} %"
+    if isinstance(value, float):
+        return f"{value:.4f}"
     return str(value)
 
 

@@ -24,9 +24,9 @@ def _has_truth(r: Run) -> bool:
 
 
 def confidence_figures(runs: list[Run], out: Path) -> tuple[list[Figure], list[str]]:
-    """Pseudo-label accuracy by confidence (DMT Fig. 3) and the confidence of correct vs wrong
-    pseudo labels (Iscen Fig. 5)."""
-    figs, notes, curves = [], [], {}
+    """Pseudo-label accuracy by confidence (DMT Fig. 3), the reliability of the confidence, and
+    the confidence of correct vs wrong pseudo labels (Iscen Fig. 5)."""
+    figs, notes, curves, reliability = [], [], {}, {}
     for r in runs:
         if not _has_truth(r):
             notes.append(f"{r.name}: no pseudo labels with ground truth, no confidence curves")
@@ -45,6 +45,8 @@ def confidence_figures(runs: list[Run], out: Path) -> tuple[list[Figure], list[s
     if curves:
         path = plots.accumulated_accuracy(curves, out / "accumulated_accuracy.png")
         figs.insert(0, Figure("Accumulated pseudo-label accuracy", path))
+        path = plots.reliability_diagram(reliability, out / "reliability.png")
+        figs.insert(1, Figure("Reliability of the confidence (calibrated: on the diagonal)", path))
     return figs, notes
 
 

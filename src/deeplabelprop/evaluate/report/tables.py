@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import pseudo_label_accuracy, pseudo_label_map
+from ..metrics import auroc, expected_calibration_error, pseudo_label_accuracy, pseudo_label_map
 from .load import Run
 
 
@@ -50,4 +50,7 @@ def summary(run: Run) -> dict:
         unl = ~run.labeled
         row["pseudo_label_accuracy"] = pseudo_label_accuracy(run.pseudo, run.truth, unl)
         row["pseudo_label_map"] = pseudo_label_map(run.confidence, run.pseudo, run.truth, unl)
+        correct = run.pseudo[unl] == run.truth[unl]
+        row["confidence_ece"] = expected_calibration_error(run.confidence[unl], correct)
+        row["confidence_auroc"] = auroc(run.confidence[unl], correct)
     return row

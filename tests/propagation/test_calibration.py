@@ -1,0 +1,110 @@
+"""Calibrated confidence (issue 18): fitted on the labeled points alone, it tracks the
+probability that a pseudo label is right, where that probability is known by construction."""
+
+import numpy as np
+import pytest
+
+from deeplabelprop import make_propagator
+from deeplabelprop.evaluate import auroc, expected_calibration_error
+from deeplabelprop.propagation.calibration import (
+    apply_temperature,
+    fit_temperature,
+    label_folds,
+    propagate_calibrated,
+)
+
+
+def overlapping_gaussians(n=3000, n_labeled=150, mu=1.0, seed=0):
+    """Two classes N(±μ e1, I) in 2-D, equal priors: the Bayes posterior of class 1 is σ(2μ x1).
+    A third coordinate of 4 makes the graph's cosine geometry follow the Euclidean one."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 2)) + np.where(truth == 1, mu, -mu)[:, None] * np.array([1.0, 0.0])
+    posterior = 1 / (1 + np.exp(-2 * mu * x[:, 0]))
+    labels = np.full(n, -1)
+    for c in (0, 1):
+        labels[rng.choice(np.flatnonzero(truth == c), n_labeled // 2, replace=False)] = c
+    return np.c_[x, np.full(n, 4.0)].astype(np.float32), truth, labels, posterior
+
+
+def right(posterior, pseudo):
+    """P(a pseudo label is right | x): the Bayes posterior of the class it names."""
+    return np.where(pseudo == 1, posterior, 1 - posterior)
+
+
+@pytest.mark.parametrize("method", ["diffusion", "knn-vote", "harmonic"])
+def test_calibrated_confidence_tracks_the_bayes_posterior(method):
+    x, truth, labels, posterior = overlapping_gaussians()
+    p = make_propagator(method, n_samples=len(x))
+    raw = p.propagate(x, labels)
+    cal = propagate_calibrated(p, x, labels)  # the method's own map: temperature or Platt
+    unl = labels < 0
+    correct = cal.labels[unl] == truth[unl]
+    assert np.array_equal(cal.labels, raw.labels)  # calibration never changes a pseudo label
+    ece_raw = expected_calibration_error(raw.confidence[unl], correct)
+    ece_cal = expected_calibration_error(cal.confidence[unl], correct)
+    # the probability of being right is known: calibrated, the confidence is close to it
+    truly = right(posterior, cal.labels)[unl]
+    assert ece_cal < 0.05 and ece_cal < ece_raw, (ece_raw, ece_cal)
+    assert np.abs(cal.confidence[unl] - truly).mean() < 0.11
+    assert np.corrcoef(cal.confidence[unl], truly)[0, 1] > 0.65
+    info = cal.info["calibration"]
+    assert info["held_out"] == 150 and info["method"] == p.calibration
+    np.testing.assert_allclose(cal.probabilities.sum(1), 1.0)
+    assert (cal.confidence[~unl] == 1).all()
+
+
+def test_folds_never_hide_a_class_entirely():
+    y = np.array([0, 0, 0, 1, 1, 2, -1, -1, 1, 0])
+    for n_folds in (2, 5, 20):
+        folds = label_folds(y, n_folds=n_folds, seed=3)
+        hidden = np.concatenate(folds)
+        assert sorted(hidden.tolist()) == [0, 1, 2, 3, 4, 8, 9]  # class 2's single label stays
+        for fold in folds:
+            rest = y.copy()
+            rest[fold] = -1
+            assert set(rest[rest >= 0]) == {0, 1, 2}
+    # many labels: each fold hides 1/20 of each class
+    many = np.repeat(np.arange(3), 100)
+    assert max(np.bincount(many[f]).max() for f in label_folds(many, 20)) == 5
+
+
+def test_temperature_is_the_maximum_likelihood_one():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(400, 3)) * 3
+    truth = np.array(
+        [rng.choice(3, p=np.exp(r / 2) / np.exp(r / 2).sum()) for r in logits]
+    )  # T = 2
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    t = fit_temperature(p, truth)
+    nll = lambda s: -np.log(apply_temperature(p, s)[np.arange(400), truth]).mean()  # noqa: E731
+    assert nll(t) <= min(nll(t * 0.9), nll(t * 1.1)) and 1.5 < t < 2.7
+
+
+def test_one_label_per_class_warns_and_keeps_the_own_confidence():
+    x, _, labels, _ = overlapping_gaussians(n=200)  # noqa: F841
+    one = np.full_like(labels, -1)
+    one[[np.flatnonzero(labels == c)[0] for c in (0, 1)]] = [0, 1]
+    p = make_propagator("diffusion", n_samples=200)
+    with pytest.warns(UserWarning, match="single label: no label can be held out"):
+        r = propagate_calibrated(p, x, one)
+    np.testing.assert_array_equal(r.confidence, p.propagate(x, one).confidence)
+
+
+def test_ece_and_auroc_against_their_definitions():
+    rng = np.random.default_rng(1)
+    conf = rng.random(500)
+    correct = rng.random(500) < conf
+    bins = np.minimum((conf * 15).astype(int), 14)
+    ece = (
+        sum(
+            (bins == b).sum() * abs(correct[bins == b].mean() - conf[bins == b].mean())
+            for b in range(15)
+            if (bins == b).any()
+        )
+        / 500
+    )
+    assert expected_calibration_error(conf, correct) == pytest.approx(ece)
+    pairs = [(a > b) + 0.5 * (a == b) for a in conf[correct] for b in conf[~correct]]
+    assert auroc(conf, correct) == pytest.approx(np.mean(pairs))
+    assert auroc(conf, np.ones(500, bool)) == 0.5
