@@ -6,8 +6,8 @@ Fashion-MNIST PCA-64 (or features from a file), for every method and the peers.
     .venv/bin/python benchmarks/calibration.py --features runs/pretrain-fashion/features.npy ...
 
 Per method: the method's own confidence (DMT's margin, Iscen's ω, LLP's p_y), its raw top
-probability, and the calibrated confidence (temperature, Platt) fitted on the labeled points
-only by held-out folds. Peers (``make bench``): scikit-learn LabelSpreading and graphlearning's
+probability, and the calibrated confidence fitted on the labeled points only by held-out folds:
+``auto`` (the default: the map the method declares), temperature and Platt. Peers (``make bench``): scikit-learn LabelSpreading and graphlearning's
 Laplace / Poisson learning, via their own scores (rows clipped at 0 and normalised).
 """
 
@@ -26,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from deeplabelprop.evaluate import auroc, expected_calibration_error, top_fraction_accuracy
 from deeplabelprop.propagation import make_propagator
 from deeplabelprop.propagation.base import prepare_inputs
-from deeplabelprop.propagation.calibration import calibrate
+from deeplabelprop.propagation.calibration import fit_map, held_out, label_folds
 from deeplabelprop.propagation.result import normalize_rows
 
 METHODS = {
@@ -62,12 +62,15 @@ def ours(name: str, x, y, truth, seed: int) -> dict:
     row = {"accuracy": float(correct.mean()), "seconds": seconds}
     row["own"] = scores(result.confidence[unl], correct)
     row["top_probability"] = scores(result.probabilities[unl].max(1), correct)
-    for method in ("temperature", "platt"):
-        t = time.perf_counter()
-        cal = calibrate(p, prepared, yy, c, result, method=method, seed=seed)
+    t = time.perf_counter()
+    p_held, held_truth = held_out(p, prepared, yy, c, label_folds(yy, seed=seed))
+    held_seconds = time.perf_counter() - t
+    for method in ("auto", "temperature", "platt"):
+        fitted = fit_map(p.calibration if method == "auto" else method, p_held, held_truth)
+        cal = fitted.apply(result)
         row[method] = scores(cal.confidence[unl], correct)
-        row[method]["seconds"] = time.perf_counter() - t
-        row[method]["fit"] = {k: v for k, v in cal.info["calibration"].items() if k != "method"}
+        row[method]["fit"] = fitted.params
+    row["calibration_seconds"] = held_seconds
     return row
 
 

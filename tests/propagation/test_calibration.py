@@ -64,9 +64,9 @@ def test_folds_never_hide_a_class_entirely():
             rest = y.copy()
             rest[fold] = -1
             assert set(rest[rest >= 0]) == {0, 1, 2}
-    # many labels: each fold hides 1/20 of each class
+    # many labels: each fold hides 1/10 of each class
     many = np.repeat(np.arange(3), 100)
-    assert max(np.bincount(many[f]).max() for f in label_folds(many, 20)) == 5
+    assert max(np.bincount(many[f]).max() for f in label_folds(many)) == 10
 
 
 def test_temperature_is_the_maximum_likelihood_one():

@@ -3,6 +3,7 @@ its work into ``prepare`` (features only) and ``solve`` (labels)."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import warnings
@@ -67,15 +68,31 @@ def label_matrix(labels: np.ndarray, n_classes: int, *, normalize: bool = True) 
 
 @contextmanager
 def stage(timings: dict, name: str) -> Iterator[None]:
-    """Record the wall time of a block under ``timings[name]`` and log its start and end."""
-    logger.info("%s ...", name)
+    """Record the wall time of a block under ``timings[name]`` and log its start and end
+    (unless inside :func:`unlogged`)."""
+    log = logger.info if not _UNLOGGED.get() else (lambda *args: None)
+    log("%s ...", name)
     start = time.perf_counter()
     try:
         yield
     finally:
         elapsed = time.perf_counter() - start
         timings[name] = timings.get(name, 0.0) + elapsed
-        logger.info("%s done in %.2f s", name, elapsed)
+        log("%s done in %.2f s", name, elapsed)
+
+
+_UNLOGGED = contextvars.ContextVar("unlogged", default=False)
+
+
+@contextmanager
+def unlogged() -> Iterator[None]:
+    """Stages inside are timed but not logged (the calibration's held-out solves: one line for
+    all of them, not two per fold)."""
+    token = _UNLOGGED.set(True)
+    try:
+        yield
+    finally:
+        _UNLOGGED.reset(token)
 
 
 @dataclass
