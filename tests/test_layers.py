@@ -10,7 +10,17 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "deeplabelprop"
 
 # the base modules every layer may use
-BASE = {"errors", "_params", "_validation", "_labels", "_torchio", "_runfile", "atomic", "config"}
+BASE = {
+    "errors",
+    "_params",
+    "_validation",
+    "_labels",
+    "_torchio",
+    "_runfile",
+    "atomic",
+    "config",
+    "distributed",
+}
 LAYERS = [
     "base",
     "data",

@@ -14,8 +14,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is fsynced and renamed onto ``path``.
 
     If the block raises (or the process dies), ``path`` is untouched and the temporary file is
-    removed (or left with a ``.tmp`` name that no reader looks for).
+    removed (or left with a ``.tmp`` name that no reader looks for). In a distributed run only
+    rank 0 writes ``path``: the other ranks write to a private temporary file that is then
+    deleted (every rank runs the same code; only one file appears).
     """
+    from . import distributed
+
+    if not distributed.is_main():
+        with tempfile.TemporaryDirectory(prefix="deeplabelprop-rank-") as scratch:
+            yield Path(scratch) / Path(path).name
+        return
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)

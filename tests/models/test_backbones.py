@@ -8,6 +8,7 @@ from deeplabelprop.models import BACKBONES, build_model
 
 INPUTS = {
     "small-cnn": (1, 28),
+    "small-cnn-gn": (1, 28),
     "conv4": (3, 32),
     "conv13": (3, 32),
     "wrn-28-2": (3, 32),

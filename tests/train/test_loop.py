@@ -106,7 +106,7 @@ class NaNAtEpoch:
 
 def test_non_finite_loss_stops_and_keeps_checkpoint(images, tmp_path):
     model, task = make(images)
-    with pytest.raises(TrainingDiverged, match="loss is nan at epoch 2"):
+    with pytest.raises(TrainingDiverged, match="loss is nan at epoch 2, by step"):
         train(model, NaNAtEpoch(task, 1), CONFIG, tmp_path)
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["epoch"] == 0 and all(

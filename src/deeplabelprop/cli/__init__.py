@@ -15,10 +15,16 @@ output file is left behind (outputs are written atomically).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import time
+import warnings
 
+import torch
+
+from .. import distributed
 from ..errors import InputError
 from . import datasets, demo, methods, predict, pretrain, propagate, report, run, split
 
@@ -66,10 +72,35 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. Under ``torchrun`` every process joins the process group first and
+    leaves it at the end; an error names the process it happened in."""
     args = build_parser().parse_args(argv)
-    _setup_logging(getattr(args, "quiet", False) or args.command in QUIET_COMMANDS)
+    if torch.cuda.is_available():  # deterministic cuBLAS needs this before the first CUDA call
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    started = distributed.init_from_env()
+    quiet = getattr(args, "quiet", False) or args.command in QUIET_COMMANDS
+    _setup_logging(quiet or not distributed.is_main())
     try:
-        return args.handler(args)
+        if distributed.is_main():
+            return args.handler(args)
+        # the other processes compute alongside rank 0 but say nothing: one voice per job
+        with (
+            open(os.devnull, "w") as sink,
+            contextlib.redirect_stdout(sink),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")
+            return args.handler(args)
+    except distributed.RelayedError:
+        return 2  # rank 0's error: rank 0 prints it
     except InputError as exc:
-        print(f"deeplabelprop: error: {exc}", file=sys.stderr)
+        where = (
+            f" (process {distributed.rank()} of {distributed.world_size()})"
+            if distributed.active()
+            else ""
+        )
+        print(f"deeplabelprop: error{where}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if started:
+            distributed.shutdown()

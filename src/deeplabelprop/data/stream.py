@@ -16,17 +16,20 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .augment import normalize, to_tensor
+from .. import distributed
+from .augment import move, normalize, select, to_device, to_tensor
 from .dataset import Normalization, channel_statistics, read_one
 from .sampling import TwoStreamBatchSampler
 
 
 class Batch(NamedTuple):
-    """One training batch."""
+    """One training batch (in a distributed run: this process's slice of the global batch)."""
 
     index: torch.Tensor  # (B,) int64 on the device: the rows of the data set
     pixels: torch.Tensor  # (B, H, W, C) uint8 on the CPU
     generator: torch.Generator  # the epoch's augmentation draws
+    size: int = 0  # the global batch's size (0: this batch is the whole of it)
+    offset: int = 0  # where this slice starts in the global batch
 
 
 class _Rows(torch.utils.data.Dataset):
@@ -161,19 +164,30 @@ class ImageStream:
             rows, gen = self.batch_rows(epoch)
         else:
             gen = generator
+        # each process reads and trains on its contiguous slice of every global batch
+        parts = [distributed.shard(len(r), len(r)) for r in rows]
+        local = [np.asarray(r)[part] for r, part in zip(rows, parts, strict=True)]
         pixels = read_batches(
-            self.images, rows, num_workers=self.num_workers, pin_memory=self._pin()
+            self.images, local, num_workers=self.num_workers, pin_memory=self._pin()
         )
-        for r, p in zip(rows, pixels, strict=True):
-            yield Batch(torch.as_tensor(np.asarray(r)).to(self.device), p, gen)
+        for r, part, own, p in zip(rows, parts, local, pixels, strict=True):
+            index = to_device(torch.as_tensor(own), self.device)
+            yield Batch(index, p, gen, len(r), part.start)
 
     def _pin(self) -> bool:
         return str(self.device).startswith("cuda")
 
     def view(self, batch: Batch) -> torch.Tensor:
-        """An augmented, normalised view (B, C, H, W) of the batch's images on the device."""
+        """An augmented, normalised view (B, C, H, W) of the batch's images on the device: the
+        draws are those of the whole global batch, this slice's rows applied."""
         x = to_tensor(batch.pixels, self.device)
-        x = normalize(self.augment(x, batch.generator), self.mean, self.std)
+        if batch.size and batch.size != len(batch.index):
+            draws = self.augment.draw(batch.size, batch.generator, x.shape[1])
+            rows = slice(batch.offset, batch.offset + len(batch.index))
+            x = self.augment.apply(x, move(select(draws, rows), x.device))
+        else:
+            x = self.augment(x, batch.generator)
+        x = normalize(x, self.mean, self.std)
         # channels-last convolutions are faster on GPUs and on oneDNN CPUs (train/precision.py)
         return x.contiguous(memory_format=torch.channels_last)
 
@@ -181,21 +195,26 @@ class ImageStream:
     def embed(self, model, images=None, batch: int = 1024, *, head: str = "embed") -> torch.Tensor:
         """``model.<head>`` (default: the unit embeddings, (N, D)) of ``images`` (default: the
         stream's), no augmentation, eval mode. ``head="features"`` gives the backbone output,
-        ``head="forward"`` the logits."""
+        ``head="forward"`` the logits. In a distributed run each process embeds its share and
+        every process gets all N rows."""
         images = self.images if images is None else images
         n = int(images.shape[0])
         fn = model if head == "forward" else getattr(model, head)
         was_training = model.training
         model.eval()
-        rows = [np.arange(s, min(s + batch, n)) for s in range(0, n, batch)]
-        out = [
-            fn(normalize(to_tensor(p, self.device), self.mean, self.std))
-            for p in read_batches(
-                images, rows, num_workers=self.num_workers, pin_memory=self._pin()
-            )
-        ]
+        part = distributed.shard(n)
+        # a process with no rows (fewer rows than processes) embeds row 0 for the output's shape
+        start, stop = (part.start, part.stop) if part.stop > part.start else (0, min(1, n))
+        rows = [np.arange(s, min(s + batch, stop)) for s in range(start, stop, batch)]
+        out = None  # filled in place: one copy of the outputs, never a list plus its concatenation
+        pixels = read_batches(images, rows, num_workers=self.num_workers, pin_memory=self._pin())
+        for r, p in zip(rows, pixels, strict=True):
+            y = fn(normalize(to_tensor(p, self.device), self.mean, self.std))
+            if out is None:
+                out = torch.empty((stop - start, *y.shape[1:]), dtype=y.dtype, device=y.device)
+            out[int(r[0]) - start : int(r[-1]) + 1 - start] = y
         model.train(was_training)
-        return torch.cat(out)
+        return distributed.gather_rows(out[: part.stop - part.start], n)
 
 
 def sampler_rows(

@@ -29,7 +29,16 @@ class Network(nn.Module):
         logits = self.classifier(f) if self.classifier is not None else None
         return F.normalize(self.embedding(f), dim=1), logits
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, head: str = "output"):
+        """Class logits (or the embedding when there is no classifier); ``head`` selects another
+        output ("embed", "features", "heads"), so that every use of the network goes through
+        ``forward`` (DistributedDataParallel synchronises gradients only there)."""
+        if head == "embed":
+            return self.embed(x)
+        if head == "features":
+            return self.features(x)
+        if head == "heads":
+            return self.heads(x)
         emb, logits = self.heads(x)
         return logits if logits is not None else emb
 

@@ -16,6 +16,7 @@ from .wide_resnet import WideResNet
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "small-cnn": lambda c, width=None: SmallCNN(c, width or 32),
+    "small-cnn-gn": lambda c, width=None: SmallCNN(c, width or 32, norm="group"),
     "conv4": lambda c, width=None: Conv4(c, width or 64),
     "conv13": lambda c, width=None: Conv13(c, width or 128),
     "wrn-28-2": lambda c, width=None: WideResNet(c, 28, width or 2),

@@ -92,10 +92,12 @@ def train_metric(
     num_workers: int = 0,
     progress: bool = False,
     resize: str = "crop",
+    mixed_precision: bool | None = None,
 ) -> dict:
     """Train the metric ``m`` (source instance, nca or bootstrap) into ``out``; returns the final
     metrics. Resumes from ``out/checkpoint.pt`` when a run was killed. ``labels`` (default: the
-    problem's given labels) are the labels NCA and bootstrap may use."""
+    problem's given labels) are the labels NCA and bootstrap may use; ``mixed_precision``: see
+    :class:`~deeplabelprop.train.TrainConfig`."""
     out = Path(out)
     train_set, test_set = problem.train, problem.test
     labels = problem.given if labels is None else np.asarray(labels)
@@ -123,7 +125,9 @@ def train_metric(
         num_workers=num_workers,
     )
     task = metric_task(m, problem, labels, stream, device, monitor)
-    config = TrainConfig(epochs=m.epochs, lr=m.lr, seed=seed, progress=progress)
+    config = TrainConfig(
+        epochs=m.epochs, lr=m.lr, seed=seed, progress=progress, mixed_precision=mixed_precision
+    )
     settings = {"metric": to_dict(m), "model": model, "width": width, "seed": seed}
     metrics = train(network, task, config, out, extra_config=settings)
     embeddings = stream.embed(network)  # the training images without augmentation

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..data.stream import Batch, ImageStream
 from ..train.memory_bank import MemoryBank
 from ..train.task import Task
@@ -81,17 +82,23 @@ class InstanceDiscrimination(_StreamTask):
         idx, gen = batch.index, batch.generator
         if self.objective == "two-view":
             b = idx.shape[0]
-            z = model.embed(
-                torch.cat([self.stream.view(batch), self.stream.view(batch)])
-            )  # (2B, D)
+            views = torch.cat([self.stream.view(batch), self.stream.view(batch)])
+            z = model(views, head="embed")  # (2B, D)
             self._last = (idx, F.normalize(z[:b].detach() + z[b:].detach(), dim=1))
-            return two_view_loss(z[:b], z[b:], self.tau), {}
-        emb = model.embed(self.stream.view(batch))  # (B, D)
+            # in-batch negatives from every process; each holds the global loss (see distributed)
+            z1, z2 = (
+                distributed.gather_batch_with_grad(z[:b]),
+                distributed.gather_batch_with_grad(z[b:]),
+            )
+            loss = two_view_loss(z1, z2, self.tau)
+            return loss * distributed.world_size(), {"loss": loss.detach()}
+        emb = model(self.stream.view(batch), head="embed")  # (B, D)
         if self.n_negatives is None:
             loss = instance_softmax_loss(emb, self.bank.vectors, idx, self.tau)
         else:
-            if self.log_z is None:  # Wu et al.: Z estimated once, from the first batch
-                self.log_z = estimate_log_partition(emb.detach(), self.bank.vectors, self.tau)
+            if self.log_z is None:  # Wu et al.: Z estimated once, from the first (global) batch
+                first = distributed.gather_batch(emb.detach())
+                self.log_z = estimate_log_partition(first, self.bank.vectors, self.tau)
             loss = instance_nce_loss(
                 emb, self.bank.vectors, idx, self.tau, self.n_negatives, self.log_z, gen
             )
@@ -136,7 +143,7 @@ class NCAPretraining(_StreamTask):
 
     def loss(self, model, batch: Batch, step: int):
         idx = batch.index
-        emb = model.embed(self.stream.view(batch))
+        emb = model(self.stream.view(batch), head="embed")
         self._last = (idx, emb.detach())
         return nca_loss(emb, self.bank.vectors, idx, self.labels, self.tau), {}
 
@@ -162,6 +169,8 @@ class SupervisedBootstrap(_StreamTask):
 
     ``reference``: an ImageStream of labeled training images used as the monitor's kNN memory.
     """
+
+    trains_every_head = False  # the classifier only
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import distributed
 from ..atomic import save_npy
 from ..data import Problem
 from ..data.stream import ImageStream
@@ -23,8 +24,9 @@ from .run_dir import Run
 
 
 def device_of(config) -> str:
-    """The configured device, else cuda when available, else cpu."""
-    device = config.device or default_device()
+    """The configured device, else cuda when available, else cpu; under torchrun each process
+    takes the GPU of its local rank."""
+    device = distributed.device_for_rank(config.device or default_device())
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
     return device

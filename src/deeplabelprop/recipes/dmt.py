@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import distributed
 from .._params import Interval
 from ..config import setting
 from ..data import ShiftFlip
@@ -79,10 +80,11 @@ def propagate_stage(run, cfg: DMTConfig, problem, features: np.ndarray) -> Propa
     path = run.path / "propagate" / "pseudo.npz"
     if not run.done("propagate"):
         with run.stage("propagate"):
-            result = cfg.propagate.propagate(
-                features, problem.given, len(problem.classes), seed=cfg.seed
-            )
-            result.save(path, problem.classes, result.info["params"])
+            if distributed.is_main():  # once; the others read it after the stage's barrier
+                result = cfg.propagate.propagate(
+                    features, problem.given, len(problem.classes), seed=cfg.seed
+                )
+                result.save(path, problem.classes, result.info["params"])
     return PropagationResult.load(path)[0]
 
 
@@ -134,7 +136,13 @@ def finetune_stage(run, cfg: DMTConfig, problem, result, encoder, device, progre
     test = problem.test
     monitor = None if test is None else AccuracyMonitor(test.images, test.labels)
     task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
-    tcfg = TrainConfig(epochs=ft.epochs, lr=ft.lr, seed=cfg.seed, progress=progress)
+    tcfg = TrainConfig(
+        epochs=ft.epochs,
+        lr=ft.lr,
+        seed=cfg.seed,
+        progress=progress,
+        mixed_precision=cfg.mixed_precision(),
+    )
     settings = {"dmt": cfg.stage_settings("metric", "propagate", "finetune")}
     with run.stage("finetune") as folder:
         last = train(network, task, tcfg, folder, extra_config=settings)

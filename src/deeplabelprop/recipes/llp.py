@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import distributed
 from .._params import Interval
 from ..config import setting
 from ..data import ShiftFlip
@@ -110,7 +111,9 @@ def final_pseudo_labels(run, cfg: LLPConfig, task: LLPTask, problem) -> Propagat
         with run.stage("pseudo_labels"):
             bank = task.bank.vectors.float().cpu().numpy()
             y, n_classes = problem.given, len(problem.classes)
-            result = cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed)
+            result = distributed.from_main(
+                lambda: cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed)
+            )
             result.save(path, problem.classes)
     pseudo = PropagationResult.load(path)[0]
     write_pseudo_labels(run, pseudo, problem, "pseudo_labels.npz")
@@ -134,7 +137,12 @@ def run_llp(
     network, normalization = classifier_model(cfg, problem, device, encoder=encoder)
     task = llp_task(run, cfg, problem, normalization, device)
     tcfg = TrainConfig(
-        epochs=p.epochs, lr=p.lr, weight_decay=p.weight_decay, seed=cfg.seed, progress=progress
+        epochs=p.epochs,
+        lr=p.lr,
+        weight_decay=p.weight_decay,
+        seed=cfg.seed,
+        progress=progress,
+        mixed_precision=cfg.mixed_precision(),
     )
     with run.stage("llp") as folder:
         last = train(network, task, tcfg, folder, extra_config={"llp": stages["llp"]})

@@ -107,7 +107,13 @@ def supervised_stage(run, cfg, problem, network, normalization, monitor, device,
         num_workers=cfg.num_workers,
     )
     task = WeightedClassification(stream, np.where(y >= 0, y, 0), monitor=monitor)
-    tcfg = TrainConfig(epochs=sup.epochs, lr=sup.lr, seed=cfg.seed, progress=progress)
+    tcfg = TrainConfig(
+        epochs=sup.epochs,
+        lr=sup.lr,
+        seed=cfg.seed,
+        progress=progress,
+        mixed_precision=cfg.mixed_precision(),
+    )
     settings = {"lpdssl": cfg.stage_settings("metric", "supervised")}
     with run.stage("supervised") as folder:
         return train(network, task, tcfg, folder, extra_config=settings)
@@ -155,6 +161,7 @@ def iterative_stage(run, cfg: LPDSSLConfig, task: LPDSSLTask, network, progress)
         seed=cfg.seed,
         progress=progress,
         ema_decay=it.ema_decay if it.mean_teacher else None,
+        mixed_precision=cfg.mixed_precision(),
     )
     settings = {"lpdssl": cfg.stage_settings("metric", "supervised", "propagate", "iterative")}
     with run.stage("iterative") as folder:

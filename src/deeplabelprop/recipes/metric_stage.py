@@ -95,6 +95,7 @@ def metric_stage(
                     num_workers=config.num_workers,
                     progress=progress,
                     resize=config.resize,
+                    mixed_precision=config.mixed_precision(),
                 )
     relative = folder.relative_to(run.path)
     run.output("features", str(relative / "features.npy"))

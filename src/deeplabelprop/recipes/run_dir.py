@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, distributed
 from .._runfile import FORMAT, RUN_FILE, read_run
 from ..atomic import atomic_path, save_npz
 from ..config import differences, plain, to_dict
@@ -52,7 +52,8 @@ class Run:
 
     def create(self, problem: Problem) -> None:
         """Make the folder and record the data (split, labels) once they are known to load."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        if distributed.is_main():
+            self.path.mkdir(parents=True, exist_ok=True)
         if problem.split is not None and not (self.path / "split.json").exists():
             save_split(
                 self.path / "split.json", problem.split, problem.train.labels, problem.classes
@@ -90,6 +91,7 @@ class Run:
         yield self.path / name
         entry |= {"status": "done", "seconds": round(time.perf_counter() - t0, 2)}
         self._save()
+        distributed.barrier()  # every rank now reads what rank 0 wrote
 
     def output(self, kind: str, relative: str) -> None:
         """Record where an output of ``kind`` is (``report`` finds it there)."""
@@ -150,6 +152,15 @@ def open_run(
     ``stages`` maps each stage to the settings that shape it, in order.
     """
     path = Path(path)
+    _check_batches_split(config)
+    # rank 0 decides (the others would otherwise see the folder rank 0 starts writing)
+    record = distributed.from_main(lambda: _record(path, recipe, config, stages, fast_dev_run))
+    return Run(path, record, stages)
+
+
+def _record(path: Path, recipe: str, config, stages: dict, fast_dev_run: bool) -> dict:
+    """The run record to continue (the folder's run.json, when it may be continued) or to start
+    (an empty or new folder); anything else is refused."""
     if (path / RUN_FILE).exists():
         record = read_run(path)
         why = _refusal(path, record, recipe, fast_dev_run, stages)
@@ -180,7 +191,29 @@ def open_run(
             "outputs": {},
             "status": "running",
         }
-    return Run(path, record, stages)
+    return record
+
+
+def _check_batches_split(config) -> None:
+    """Under torchrun every global batch is split evenly over the processes (so that averaging
+    their gradients gives the single-process one): refuse, before anything is written, a batch
+    size that the number of processes does not divide."""
+    w = distributed.world_size()
+    if w == 1:
+        return
+    for section, values in to_dict(config).items():
+        if not isinstance(values, dict):
+            continue
+        sizes = {f"{section}.batch_size": values.get("batch_size")}
+        if "batch_labeled" in values and "batch_unlabeled" in values:
+            total = values["batch_labeled"] + values["batch_unlabeled"]
+            sizes[f"{section}.batch_labeled + {section}.batch_unlabeled"] = total
+        for name, size in sizes.items():
+            if size is not None and size % w:
+                raise InputError(
+                    f"{name} = {size} does not split evenly over {w} processes; set it to a "
+                    f"multiple of {w} (e.g. --set {name.split(' ')[0]}={size + w - size % w})"
+                )
 
 
 def problem_arguments(config) -> dict:
@@ -197,15 +230,24 @@ def problem_arguments(config) -> dict:
 
 
 def open_problem(run: Run, config, *, progress: bool = False) -> Problem:
-    """Load the run's data (a saved split is reused) and create the run folder."""
-    problem = load_problem(
-        config.dataset,
-        config.load_options(progress=progress),
-        n_labeled=config.n_labeled,
-        seed=config.seed,
-        subset=config.subset,
-        validation_fraction=config.validation_fraction,
-        split_path=run.path / "split.json",
-    )
-    run.create(problem)
-    return problem
+    """Load the run's data (a saved split is reused) and create the run folder. In a
+    distributed run rank 0 loads first (and builds any decoded-image cache) and creates the
+    folder, then the others load (from the cache); an error on rank 0 stops every process
+    with its message."""
+
+    def load() -> Problem:
+        problem = load_problem(
+            config.dataset,
+            config.load_options(progress=progress),
+            n_labeled=config.n_labeled,
+            seed=config.seed,
+            subset=config.subset,
+            validation_fraction=config.validation_fraction,
+            split_path=run.path / "split.json",
+        )
+        run.create(problem)
+        return problem
+
+    first: list[Problem] = []
+    distributed.from_main(lambda: first.append(load()))  # shares the outcome, not the data
+    return first[0] if first else load()

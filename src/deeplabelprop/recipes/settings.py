@@ -13,6 +13,9 @@ from ..data.files import RESIZE_MODES
 from ..data.listing import UNREADABLE_POLICIES
 from ..models import BACKBONES
 
+# "auto": bfloat16 autocast where the hardware has it natively (train/precision.py)
+PRECISIONS = ("auto", "bf16", "fp32")
+
 # settings that change how fast a run goes, not what it computes: a rerun may change them
 RUNTIME_SETTINGS = ("device", "num_workers", "cache")
 
@@ -24,7 +27,8 @@ class RecipeConfig:
     (how images of other shapes are fitted), ``labels`` (a ``path,label`` CSV for a folder),
     ``unreadable`` (stop or skip files that cannot be read), ``validation_fraction`` (labeled
     images held out as the test set when the data has no test split), ``subset`` (a seeded
-    subset of the images, as in a fast dev run). Training: ``model``, ``width``, ``seed``;
+    subset of the images, as in a fast dev run). Training: ``model``, ``width``, ``seed``,
+    ``precision`` (bfloat16 autocast: "auto" where native, always, or never);
     ``n_labeled`` labels are drawn from a fully labeled benchmark set (a user's data set names
     its own). ``device``, ``num_workers`` and ``cache`` change speed only.
     """
@@ -41,9 +45,14 @@ class RecipeConfig:
     model: str = setting("small-cnn", Options(tuple(sorted(BACKBONES))))
     width: int | None = setting(None, Interval(1, None, integer=True, allow_none=True))
     seed: int = setting(0, Interval(0, 2**32 - 1, integer=True))
+    precision: str = setting("auto", Options(PRECISIONS))
     device: str | None = None
     num_workers: int = setting(0, Interval(0, 64, integer=True))
     cache: str = setting("auto", Options(CACHE_MODES))
+
+    def mixed_precision(self) -> bool | None:
+        """``TrainConfig.mixed_precision`` for ``precision``."""
+        return {"auto": None, "bf16": True, "fp32": False}[self.precision]
 
     def load_options(self, *, progress: bool = False) -> LoadOptions:
         """How the data set is read."""

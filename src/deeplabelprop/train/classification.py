@@ -37,6 +37,8 @@ class WeightedClassification(Task):
     ``class_weights`` ζ (C,) default to 1. The loss is (1/B) Σ ω ζ (-log p_y), as in the papers.
     """
 
+    trains_every_head = False  # the classifier only
+
     def __init__(
         self,
         stream: ImageStream,

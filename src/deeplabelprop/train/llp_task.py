@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..data.stream import Batch, ImageStream
 from ..evaluate.metrics import nearest_neighbor_accuracy
 from ..propagation import PropagationResult
@@ -73,7 +74,8 @@ class LLPTask(Task):
 
     def begin_epoch(self, model, epoch: int) -> None:
         t0 = time.perf_counter()
-        result = self.propagate(self.bank.vectors.float().cpu().numpy())
+        bank = self.bank.vectors.float().cpu().numpy()  # the same bank on every process
+        result = distributed.from_main(lambda: self.propagate(bank))  # once, shared
         device = self.bank.vectors.device
         self.pseudo = torch.as_tensor(result.labels, dtype=torch.int64, device=device)
         self.confidence = torch.as_tensor(result.weights, dtype=torch.float32, device=device)
@@ -85,16 +87,16 @@ class LLPTask(Task):
 
     def loss(self, model, batch: Batch, step: int):
         idx = batch.index
-        emb, logits = model.heads(self.stream.view(batch))
+        emb, logits = model(self.stream.view(batch), head="heads")
         emb = emb.float()
         targets = self.pseudo[idx]
         agg = aggregation_loss(emb, self.bank.vectors, self.pseudo, targets, self.tau)  # eq. (3)
         per_example = agg
-        logs = {"aggregation": float(agg.mean().detach())}
+        logs = {"aggregation": agg.mean().detach()}
         if self.category_loss:
             ce = F.cross_entropy(logits.float(), targets, reduction="none")
             per_example = per_example + ce
-            logs["category"] = float(ce.mean().detach())
+            logs["category"] = ce.mean().detach()
         self._last = (idx, emb.detach())
         return (self.confidence[idx] * per_example).mean(), logs  # eq. (4)
 

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .. import distributed
 from ..config import differences
 from ..errors import InputError
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -32,8 +34,22 @@ logger = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 
 
+CHECK_EVERY = 50  # steps between reads of the summed loss (each read waits for the GPU)
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def check_finite(loss_sum: float, epoch: int, step: int, ckpt_path: Path) -> None:
+    """Stop (every process together) when the epoch's summed loss is NaN or infinite."""
+    value = distributed.mean_of(loss_sum)
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"loss is {value} at epoch {epoch + 1}, by step {step + 1}; the last good checkpoint "
+            f"{ckpt_path if ckpt_path.exists() else '(none yet)'} is kept. Lower the learning "
+            "rate or check the inputs"
+        )
 
 
 @dataclass
@@ -51,6 +67,33 @@ class TrainConfig:
     deterministic: bool = True
     progress: bool = True
     mixed_precision: bool | None = None  # None: bfloat16 autocast where native (precision.py)
+
+
+def deterministic(device: torch.device) -> None:
+    """Deterministic kernels where torch has them (a warning names any that do not), and the
+    cuBLAS workspace setting CUDA needs for deterministic matrix products (it only takes effect
+    when set before the first cuBLAS call: the command line sets it at start-up)."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def wrap_distributed(model: nn.Module, device: torch.device, every_head: bool) -> nn.Module:
+    """``model`` in DistributedDataParallel when several processes run (else ``model``); on GPUs
+    its batch norms become SyncBatchNorm first (torch has no CPU kernels for it: on CPUs each
+    process normalises over its own slice of the batch; the ``-gn`` backbones avoid the
+    difference). When the task leaves a head unused (``every_head`` False: a classification
+    loss does not touch the embedding head) DDP looks for unused parameters, whose gradients then
+    stay None on every rank as in one process (no weight decay or momentum step for them)."""
+    if not distributed.active():
+        return model
+    ids = None
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        ids = [device.index]
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=ids, find_unused_parameters=not every_head
+    )
 
 
 def git_sha() -> str | None:
@@ -104,12 +147,17 @@ def train(
     it ends with the same weights as an uninterrupted run. Returns the last epoch's metrics.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    main = distributed.is_main()  # rank 0 alone writes files and shows progress
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    if config.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
     device = next(model.parameters()).device
+    if config.deterministic:
+        deterministic(device)
     channels_last(model)
+    net = wrap_distributed(
+        model, device, task.trains_every_head
+    )  # the loss goes through it: gradients are averaged
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=config.lr,
@@ -140,22 +188,26 @@ def train(
             teacher.model.load_state_dict(state["teacher"])
         set_rng_state(state["rng"])
         start_epoch, metrics = state["epoch"] + 1, state["metrics"]
-        _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
-        logger.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    else:
+        if main:
+            _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
+        if start_epoch < config.epochs:
+            logger.info("resuming %s after epoch %d", run_dir, start_epoch)
+        else:
+            logger.info("%s: all %d epochs were trained earlier", run_dir, config.epochs)
+    elif main:
         (run_dir / "config.json").write_text(
             json.dumps({**settings, "git_sha": git_sha()}, indent=1, default=str)
         )
         (run_dir / "metrics.jsonl").write_text("")
     amp = use_autocast(config.mixed_precision, device)
-    writer = _tensorboard(run_dir)
+    writer = _tensorboard(run_dir) if main else None
     for epoch in range(start_epoch, config.epochs):
         task.begin_epoch(model, epoch)  # from the model and state of a checkpoint: exact on resume
         model.train()
         t0 = time.perf_counter()
         sums: dict[str, float] = {}
         batches = task.batches(epoch)
-        if config.progress:
+        if config.progress and main:
             from tqdm import tqdm
 
             batches = tqdm(
@@ -166,32 +218,30 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lrs[step]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss, logs = task.loss(model, batch, step)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f"loss is {value} at epoch {epoch + 1}, step {i + 1}; the last good checkpoint "
-                    f"{ckpt_path if ckpt_path.exists() else '(none yet)'} is kept. Lower the learning rate "
-                    "or check the inputs"
-                )
+                loss, logs = task.loss(net, batch, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             task.after_step(model, batch)
             if teacher is not None:
                 teacher.update(model, step)
-            for k, v in {"loss": value, **logs}.items():
-                sums[k] = sums.get(k, 0.0) + v
+            # summed where they are (no read from the GPU every step) ...
+            for k, v in {"loss": loss.detach(), **logs}.items():
+                sums[k] = sums.get(k, 0.0) + (v.detach().float() if torch.is_tensor(v) else v)
+            # ... and read every CHECK_EVERY steps: a non-finite loss stops every process
+            if (i + 1) % CHECK_EVERY == 0 or i + 1 == steps:
+                check_finite(float(sums["loss"]), epoch, i, ckpt_path)
         model.eval()
         metrics = {
             "epoch": epoch,
-            **{k: v / steps for k, v in sums.items()},
+            **{k: distributed.mean_of(float(v) / steps) for k, v in sums.items()},
             "lr": lrs[epoch * steps + steps - 1],
             "train_seconds": time.perf_counter() - t0,
         }
         metrics.update(task.evaluate(model, epoch))
-        with open(run_dir / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(metrics) + "\n")
+        if main:
+            with open(run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(metrics) + "\n")
         if writer is not None:
             for k, v in metrics.items():
                 if isinstance(v, float):
@@ -210,6 +260,7 @@ def train(
                 "settings": json.loads(json.dumps(settings)),
             },
         )
+        distributed.barrier()  # every rank resumes from the same checkpoint
         logger.info(
             "epoch %d/%d: %s",
             epoch + 1,

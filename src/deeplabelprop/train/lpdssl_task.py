@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 
+from .. import distributed
 from ..data.sampling import TwoStreamBatchSampler
 from ..data.stream import Batch, ImageStream, sampler_rows
 from ..errors import InputError
@@ -60,6 +61,8 @@ class LPDSSLTask(Task):
     truth : (N,) true labels, only to report the pseudo-label accuracy each epoch
     pseudo_dir : where each epoch's pseudo labels go (``epoch_000.npz`` ...)
     """
+
+    trains_every_head = False  # the classifier only
 
     def __init__(
         self,
@@ -128,11 +131,12 @@ class LPDSSLTask(Task):
         if self.pseudo_labels != "propagation":
             logits = self.stream.embed(model, head="forward")
             return network_pseudo_labels(logits, self.y, self.network_weight)
-        v = self.stream.embed(model, head=self.descriptor)
+        v = self.stream.embed(model, head=self.descriptor)  # every process: its share, gathered
         v = F.normalize(v.float(), dim=1).cpu().numpy()
         with warnings.catch_warnings():  # the ≤ 20 CG iterations are the paper's; log residual
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return self.propagate(v, calibrate=calibrate)
+            # computed once, on rank 0, and shared: every process trains on the same labels
+            return distributed.from_main(lambda: self.propagate(v, calibrate=calibrate))
 
     def begin_epoch(self, model, epoch: int) -> None:
         if self.pseudo_labels == "none":  # labeled examples only (weight 0 on the others)
@@ -169,7 +173,7 @@ class LPDSSLTask(Task):
             teacher_logits = self.teacher.model(self.stream.view(batch))  # another view
         ramp = self.consistency * sigmoid_rampup(step, self.rampup_steps)
         cons = consistency_mse(logits, teacher_logits)
-        return ce + ramp * cons, {"ce": float(ce.detach()), "consistency": float(cons.detach())}
+        return ce + ramp * cons, {"ce": ce.detach(), "consistency": cons.detach()}
 
     def evaluate(self, model, epoch):
         out = dict(self.epoch_info)

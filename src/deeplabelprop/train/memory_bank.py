@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
+
 
 class MemoryBank:
     """N × D unit vectors v_i, updated as v_i ← normalise(m·v_i + (1 - m)·f_i) (Wu et al. §3.2).
@@ -21,7 +23,12 @@ class MemoryBank:
 
     @torch.no_grad()
     def update(self, index: torch.Tensor, features: torch.Tensor) -> None:
-        """Blend the detached, unit ``features`` (B, D) into rows ``index`` (B,)."""
+        """Blend the detached, unit ``features`` (B, D) into rows ``index`` (B,); in a
+        distributed run every process's rows are gathered first, so every bank stays the same."""
+        index, features = (
+            distributed.gather_batch(index),
+            distributed.gather_batch(features.detach()),
+        )
         mixed = self.momentum * self.vectors[index] + (1 - self.momentum) * features.detach().to(
             self.vectors.dtype
         )

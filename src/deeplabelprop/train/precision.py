@@ -16,10 +16,11 @@ import torch
 
 
 def native_bfloat16(device: torch.device) -> bool:
-    """Whether bfloat16 matrix products run natively on ``device``: a CUDA device that supports
-    them (Ampere and later), a CPU with AVX512-BF16 or AMX tiles."""
+    """Whether bfloat16 matrix products run natively on ``device``: a CUDA device of compute
+    capability 8.0 or later (Ampere on; the device in use, not the current one), a CPU with
+    AVX512-BF16 or AMX tiles."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.cuda.get_device_capability(device) >= (8, 0)
     if device.type != "cpu":
         return False
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")

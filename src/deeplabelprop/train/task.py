@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -20,6 +20,10 @@ from .ema import EMATeacher
 
 class Task(ABC):
     """One training objective, deterministic in (seed, epoch) so that a resumed run is exact."""
+
+    #: False when the loss uses only some of the network's heads (a classification loss leaves
+    #: the embedding head untouched); DistributedDataParallel then looks for unused parameters
+    trains_every_head: ClassVar[bool] = True
 
     #: the loop's EMA teacher (Mean Teacher) when ``TrainConfig.ema_decay`` is set, else None
     teacher: EMATeacher | None = None
@@ -35,7 +39,8 @@ class Task(ABC):
 
     @abstractmethod
     def loss(self, model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict]:
-        """(scalar loss to minimise, dict of floats to log) for one batch at global ``step``."""
+        """(scalar loss to minimise, dict of values to log: floats or detached scalar tensors,
+        summed on the device by the loop) for one batch at global ``step``."""
 
     def begin_epoch(self, model: nn.Module, epoch: int) -> None:
         """Before the first batch of ``epoch`` (e.g. refresh pseudo labels); from the model and

@@ -1,0 +1,160 @@
+"""Several processes, one per device, launched by ``torchrun`` (``torch.distributed``): the
+process group, and the few collectives the training tasks need.
+
+Every global batch is the single-process one; each rank takes a contiguous slice of it
+(:func:`shard`), DistributedDataParallel averages the gradients, memory banks are updated with
+the embeddings and indices of all ranks, objectives with in-batch negatives see every rank's
+embeddings, and whatever is computed once per epoch (propagation) is computed on rank 0 and
+shared. With one process every function here is the identity, so single-process code is the
+same code. NCCL on GPUs, gloo on CPUs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+
+
+def active() -> bool:
+    """A process group with more than one process is running."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def is_main() -> bool:
+    """Rank 0: the process that writes files and shows progress."""
+    return rank() == 0
+
+
+def device_for_rank(device: str | None) -> str:
+    """This process's device: ``cuda:LOCAL_RANK`` on a GPU machine under torchrun, else ``device``
+    (default: cuda when available, else cpu)."""
+    wanted = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if wanted == "cuda" and active():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return wanted
+
+
+def init_from_env(timeout_minutes: float = 30.0) -> bool:
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1): NCCL when every
+    process has a GPU, else gloo. Returns whether a group was started."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (
+        dist.is_available() and dist.is_initialized()
+    ):
+        return False
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group(backend, timeout=timedelta(minutes=timeout_minutes))
+    logger.info("process %d of %d (%s)", dist.get_rank(), dist.get_world_size(), backend)
+    return True
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()
+
+
+def shard(n: int, batch: int | None = None) -> slice:
+    """This rank's contiguous part of ``n`` rows; ``batch`` (a global batch size) must divide
+    evenly, so that every rank's mean is over the same number of examples."""
+    w, r = world_size(), rank()
+    if batch is not None and batch % w:
+        raise InputError(
+            f"a batch of {batch} does not split evenly over {w} processes; use a batch size that "
+            f"is a multiple of {w}"
+        )
+    base, extra = divmod(n, w)
+    start = r * base + min(r, extra)
+    return slice(start, start + base + (r < extra))
+
+
+def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
+    """Every rank's :func:`shard` of ``n`` rows, concatenated in rank order (the full array)."""
+    if not active():
+        return local
+    w = world_size()
+    size = -(-n // w)
+    padded = torch.zeros((size, *local.shape[1:]), dtype=local.dtype, device=local.device)
+    padded[: local.shape[0]] = local
+    parts = [torch.empty_like(padded) for _ in range(w)]
+    dist.all_gather(parts, padded.contiguous())
+    base, extra = divmod(n, w)
+    return torch.cat([p[: base + (r < extra)] for r, p in enumerate(parts)])
+
+
+def gather_batch(local: torch.Tensor) -> torch.Tensor:
+    """The equal slices of a global batch from every rank, in rank order (no gradient)."""
+    if not active():
+        return local
+    parts = [torch.empty_like(local) for _ in range(world_size())]
+    dist.all_gather(parts, local.contiguous())
+    return torch.cat(parts)
+
+
+def gather_batch_with_grad(local: torch.Tensor) -> torch.Tensor:
+    """:func:`gather_batch` whose own slice keeps its gradient (in-batch negatives across ranks).
+
+    Each rank then holds the global objective, differentiable in its own embeddings; scale the
+    loss by :func:`world_size` before the backward pass, since DistributedDataParallel averages
+    the ranks' gradients."""
+    if not active():
+        return local
+    parts = list(gather_batch(local.detach()).chunk(world_size()))
+    parts[rank()] = local
+    return torch.cat(parts)
+
+
+def mean_of(value: float) -> float:
+    """The mean of a float over the ranks (every rank gets it)."""
+    if not active():
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t)
+    return float(t.item()) / world_size()
+
+
+class RelayedError(InputError):
+    """Rank 0's :class:`~deeplabelprop.errors.InputError`, raised on the other ranks too (rank 0
+    reports it; the others stop with it instead of waiting for rank 0)."""
+
+
+def from_main(compute):
+    """``compute()`` run on rank 0 only, its result given to every rank (pickled). An
+    :class:`~deeplabelprop.errors.InputError` it raises is raised on rank 0 and, as a
+    :class:`RelayedError`, on every other rank."""
+    if not active():
+        return compute()
+    box: list = [None]
+    if is_main():
+        try:
+            box[0] = (True, compute())
+        except InputError as exc:
+            box[0] = (False, str(exc))
+    dist.broadcast_object_list(box, src=0)
+    ok, value = box[0]
+    if not ok:
+        raise InputError(value) if is_main() else RelayedError(value)
+    return value
