@@ -5,7 +5,13 @@ import pytest
 
 from deeplabelprop import InputError
 from deeplabelprop.graph import knn, l2_normalize, neighbor_recall, plan_search
-from deeplabelprop.graph.knn import EXACT_MAX_SAMPLES, drop_self_matches
+from deeplabelprop.graph.knn import (
+    CPU_BLOCK_BYTES,
+    EXACT_MAX_SAMPLES,
+    block_rows,
+    drop_self_matches,
+    faiss_gpus,
+)
 
 
 def brute_force(x, k):
@@ -71,6 +77,18 @@ def test_plan_search_auto():
         plan_search(10, backend="torch", exact=False)
 
 
+def test_block_rows_fit_the_memory_budget():
+    rows = block_rows(1_000_000, "cpu", k=51)
+    assert rows * (4 * 1_000_000 + 12 * 51) <= CPU_BLOCK_BYTES < (rows + 1) * 4 * 1_000_000
+    assert block_rows(10, "cpu") == 65_536  # capped
+    x = l2_normalize(np.random.default_rng(5).normal(size=(300, 8)))
+    # any block size gives the same neighbours (one-row blocks: the smallest budget)
+    np.testing.assert_array_equal(
+        knn(x, 5, backend="torch", device="cpu", chunk_size=1)[1],
+        knn(x, 5, backend="torch", device="cpu")[1],
+    )
+
+
 @pytest.mark.parametrize(
     "x, k, message",
     [
@@ -93,3 +111,27 @@ def test_torch_cuda_matches_faiss():
     s_gpu, i_gpu = knn(x, 10, backend="torch", device="cuda")
     s_cpu, i_cpu = knn(x, 10, backend="faiss", exact=True)
     np.testing.assert_allclose(s_gpu, s_cpu, atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("exact", [True, False, None])
+def test_auto_on_cuda_searches_whatever_is_asked(exact):
+    """exact=False on a GPU is approximate search (faiss on the GPU with faiss-gpu, else on the
+    CPU), never an error; exact or unspecified is exact search on the GPU."""
+    x = l2_normalize(np.random.default_rng(4).normal(size=(30_000, 16)))
+    plan = plan_search(len(x), exact=exact, device="cuda")
+    assert plan.exact == (exact is not False)
+    assert plan.device.startswith("cuda") == (plan.backend == "torch" or faiss_gpus() > 0)
+    _, idx = knn(x, 10, exact=exact, device="cuda")
+    _, truth = knn(x, 10, backend="faiss", exact=True, device="cpu")
+    recall = np.mean([len(np.intersect1d(a, b)) for a, b in zip(idx, truth, strict=True)]) / 10
+    assert recall > (0.999 if plan.exact else 0.9)
+
+
+@pytest.mark.gpu
+def test_block_rows_on_the_gpu_fit_its_free_memory():
+    import torch
+
+    free, _ = torch.cuda.mem_get_info()
+    rows = block_rows(1_000_000, "cuda", k=51)
+    assert rows * 4 * 1_000_000 <= free // 4

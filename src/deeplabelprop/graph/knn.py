@@ -7,11 +7,15 @@ so pass ℓ2-normalised rows (:func:`l2_normalize`) for cosine similarity.
 Backends
 --------
 ``"faiss"``  exact search (``IndexFlatIP``) or, with ``exact=False``, approximate search
-             (IVF-Flat by default, or HNSW) whose recall is measured on a sample of queries.
-``"torch"``  exact chunked matrix products on CPU or CUDA; memory stays O(chunk · n).
-``"auto"``   torch on CUDA when a GPU is present, otherwise faiss; exact up to
-             ``EXACT_MAX_SAMPLES`` points, approximate IVF above (exact search on 2 CPU cores
-             costs ~7 s at 60k × 64 against ~1.2 s for IVF at 98 % recall; see benchmarks).
+             (IVF-Flat by default, or HNSW) whose recall is measured on a sample of queries;
+             on the GPU when the device is CUDA and the ``faiss-gpu`` build is installed
+             (HNSW has no GPU version and stays on the CPU).
+``"torch"``  exact blocked matrix products on CPU or CUDA; each block of similarities is
+             sized to the memory there is (:func:`block_rows`), never n × n.
+``"auto"``   on a CUDA device: faiss on the GPU with ``faiss-gpu``, else torch (exact), or
+             faiss on the CPU when approximate search is asked for. On the CPU: faiss, exact up
+             to ``EXACT_MAX_SAMPLES`` points, approximate IVF above (exact search on 2 CPU
+             cores costs ~7 s at 60k × 64 against ~1.2 s for IVF at 98 % recall; benchmarks).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("auto", "faiss", "torch")
 APPROXIMATE_INDEXES = ("ivf", "hnsw")
 EXACT_MAX_SAMPLES = 20_000
+CPU_BLOCK_BYTES = 256 * 2**20  # a torch block of similarities on the CPU
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,17 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def faiss_gpus() -> int:
+    """GPUs faiss can search on: 0 without the ``faiss-gpu`` build (or without faiss)."""
+    try:
+        faiss = _faiss()
+    except ImportError:
+        return 0
+    if not hasattr(faiss, "StandardGpuResources"):
+        return 0
+    return int(faiss.get_num_gpus())
+
+
 def plan_search(
     n_samples: int,
     *,
@@ -71,19 +87,38 @@ def plan_search(
             f"unknown approximate index {index!r}; choose one of {', '.join(APPROXIMATE_INDEXES)}"
         )
     device = device or default_device()
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    on_gpu = device.startswith("cuda")
+    if on_gpu and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
     if backend == "auto":
-        backend = "torch" if device.startswith("cuda") else "faiss"
+        # exact search on a GPU is fast at any size this library meets; torch does it unless
+        # faiss can use the GPU, and approximate search asked for goes to faiss (CPU if need be)
+        backend = "faiss" if (on_gpu and faiss_gpus()) or not on_gpu or exact is False else "torch"
     if backend == "torch":
         if exact is False:
             raise InputError(
-                "the torch backend is exact; use backend='faiss' for approximate search"
+                "the torch backend is exact; use backend='faiss' (or 'auto') for approximate search"
             )
         return SearchPlan("torch", True, "flat", device)
+    faiss_on_gpu = on_gpu and faiss_gpus() > 0
     if exact is None:
-        exact = n_samples <= EXACT_MAX_SAMPLES
-    return SearchPlan("faiss", bool(exact), "flat" if exact else index, "cpu")
+        exact = faiss_on_gpu or n_samples <= EXACT_MAX_SAMPLES
+    exact = bool(exact)
+    where = device if faiss_on_gpu and (exact or index == "ivf") else "cpu"
+    return SearchPlan("faiss", exact, "flat" if exact else index, where)
+
+
+def block_rows(n_base: int, device: str, k: int = 0) -> int:
+    """Query rows per block of the torch search: a (rows × n_base) float32 block of similarities
+    with its top-k takes at most a quarter of the free memory of a GPU, or ``CPU_BLOCK_BYTES``
+    on the CPU (at a million points: 64 rows on the CPU, not the 16 GB of a fixed 4096)."""
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        budget = free // 4
+    else:
+        budget = CPU_BLOCK_BYTES
+    per_row = 4 * n_base + 12 * max(k, 1)  # similarities + top-k values and indices
+    return int(max(1, min(budget // per_row, 65_536)))
 
 
 def knn(
@@ -95,7 +130,7 @@ def knn(
     index: str = "ivf",
     nprobe: int | None = None,
     device: str | None = None,
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
     random_state: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest neighbours of every row of ``features`` among the other rows.
@@ -110,8 +145,9 @@ def knn(
         See the module docstring and :func:`plan_search`.
     nprobe : int, optional
         IVF lists visited per query (default: 8, or more for small lists).
-    chunk_size : int
-        Query rows per block for the torch backend.
+    chunk_size : int, optional
+        Query rows per block for the torch backend (default: sized to the memory,
+        :func:`block_rows`).
 
     Returns
     -------
@@ -125,9 +161,11 @@ def knn(
     if plan.backend == "torch":
         sims, idx = _search_torch(x, k + 1, plan.device, chunk_size)
     elif plan.exact:
-        sims, idx = _search_faiss_flat(x, x, k + 1)
+        sims, idx = _search_faiss_flat(x, x, k + 1, plan.device)
     else:
-        sims, idx = _search_faiss_approximate(x, k + 1, plan.index, nprobe, random_state)
+        sims, idx = _search_faiss_approximate(
+            x, k + 1, plan.index, nprobe, random_state, plan.device
+        )
     return drop_self_matches(sims, idx, k)
 
 
@@ -153,8 +191,8 @@ def knn_search(
     k = min(int(k), b.shape[0])
     plan = plan_search(b.shape[0], backend=backend, exact=True, device=device)
     if plan.backend == "torch":
-        return _search_torch(b, k, plan.device, 4096, queries=q)
-    return _search_faiss_flat(b, q, k)
+        return _search_torch(b, k, plan.device, None, queries=q)
+    return _search_faiss_flat(b, q, k, plan.device)
 
 
 def drop_self_matches(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,21 +213,33 @@ def _faiss():
     return faiss
 
 
+def _on_device(index, device: str):
+    """``index`` moved to the GPU ``device`` (faiss-gpu), with the resources it needs; or as it
+    is on the CPU. Returns (index, resources): keep the resources alive while searching."""
+    if not device.startswith("cuda"):
+        return index, None
+    faiss = _faiss()
+    resources = faiss.StandardGpuResources()
+    gpu = torch.device(device).index
+    return faiss.index_cpu_to_gpu(resources, 0 if gpu is None else gpu, index), resources
+
+
 def _search_faiss_flat(
-    base: np.ndarray, queries: np.ndarray, k: int
+    base: np.ndarray, queries: np.ndarray, k: int, device: str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
     faiss = _faiss()
-    index = faiss.IndexFlatIP(base.shape[1])
+    index, _resources = _on_device(faiss.IndexFlatIP(base.shape[1]), device)
     index.add(base)
     sims, idx = index.search(queries, k)
     return sims, idx.astype(np.int64)
 
 
 def _search_faiss_approximate(
-    x: np.ndarray, k: int, index: str, nprobe: int | None, random_state: int
+    x: np.ndarray, k: int, index: str, nprobe: int | None, random_state: int, device: str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
     faiss = _faiss()
     n, d = x.shape
+    resources = None
     if index == "hnsw":
         ix = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
         ix.hnsw.efConstruction = 40
@@ -203,9 +253,11 @@ def _search_faiss_approximate(
         n_train = min(n, 64 * nlist)
         ix.cp.seed = int(random_state)
         ix.train(x[np.sort(rng.choice(n, n_train, replace=False))])
-        ix.add(x)
-        # visit enough lists that on average they hold several times k points
+        # visit enough lists that on average they hold several times k points (the GPU copy
+        # keeps nprobe)
         ix.nprobe = nprobe or min(nlist, max(8, math.ceil(4 * k * nlist / n)))
+        ix, resources = _on_device(ix, device)
+        ix.add(x)
     sims, idx = ix.search(x, k)
     idx = idx.astype(np.int64)
     missing = (idx < 0).any(axis=1)
@@ -217,15 +269,21 @@ def _search_faiss_approximate(
             k,
             rows.size,
         )
-        sims[rows], idx[rows] = _search_faiss_flat(x, x[rows], k)
+        sims[rows], idx[rows] = _search_faiss_flat(x, x[rows], k, device)
+    del resources
     return sims, idx
 
 
 def _search_torch(
-    x: np.ndarray, k: int, device: str, chunk_size: int, queries: np.ndarray | None = None
+    x: np.ndarray,
+    k: int,
+    device: str,
+    chunk_size: int | None,
+    queries: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     base = torch.from_numpy(x).to(device)
     q = base if queries is None else torch.from_numpy(queries).to(device)
+    chunk_size = chunk_size or block_rows(base.shape[0], device, k)
     sims = np.empty((q.shape[0], k), dtype=np.float32)
     idx = np.empty((q.shape[0], k), dtype=np.int64)
     with torch.no_grad():

@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..graph.votes import class_votes
 from ..train.precision import full_precision
 
 
@@ -121,7 +122,6 @@ def weighted_knn_predict(
     for start in range(0, query.shape[0], chunk):
         s = query[start : start + chunk] @ bank.T  # (B, N)
         top, idx = s.topk(k, dim=1)
-        votes = torch.zeros(s.shape[0], n_classes, device=s.device, dtype=torch.float64)
-        votes.scatter_add_(1, bank_labels[idx], torch.exp(top / tau).double())
+        votes = class_votes(bank_labels[idx], torch.exp(top / tau), n_classes)
         out.append(votes.argmax(dim=1))
     return torch.cat(out)

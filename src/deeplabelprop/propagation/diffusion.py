@@ -9,13 +9,15 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .._params import Interval, Options
 from .._validation import check_n_neighbors
 from ..graph import BACKENDS, knn_graph
+from ..graph.knn import default_device
 from .base import Prepared, label_matrix, run_propagator, stage
-from .cg import conjugate_gradient
+from .cg import conjugate_gradient, sparse_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
@@ -30,13 +32,21 @@ def diffuse(
     alpha: float = 0.99,
     max_iter: int = 20,
     tol: float = 1e-3,
+    device: str | None = None,
 ) -> tuple[np.ndarray, int, bool, np.ndarray]:
-    """Iscen eq. (10): solve (I - α𝒲) Z = Y by conjugate gradient.
+    """Iscen eq. (10): solve (I - α𝒲) Z = Y by conjugate gradient on ``device`` (default: the
+    GPU when there is one).
 
     I - α𝒲 is symmetric positive definite for α in [0, 1) because 𝒲's spectrum lies in [-1, 1].
     Returns (Z, n_iter, converged, relative residual per class).
     """
-    return conjugate_gradient(lambda v: v - alpha * (normalized @ v), y, max_iter=max_iter, tol=tol)
+    device = device or default_device()
+    w = sparse_operator(normalized, device)
+    b = torch.from_numpy(np.asarray(y, dtype=np.float64)).to(device)
+    z, n_iter, converged, rel = conjugate_gradient(
+        lambda v: v - alpha * (w @ v), b, max_iter=max_iter, tol=tol
+    )
+    return z.cpu().numpy(), n_iter, converged, rel
 
 
 @register_propagator
@@ -105,6 +115,25 @@ class Diffusion:
             )
         return Prepared(x.shape[0], {"graph": graph}, timings, {"knn_recall": graph.knn_recall})
 
+    def solve_folds(
+        self, prepared: Prepared, label_sets: list[np.ndarray], c: int
+    ) -> list[np.ndarray]:
+        """The class probabilities for several label sets at once: their right-hand sides
+        side by side in one CG solve (the matrix is read once per iteration for all of them)."""
+        y = np.concatenate(
+            [label_matrix(ys, c, normalize=self.normalize_labels) for ys in label_sets], axis=1
+        )
+        z, *_ = diffuse(
+            prepared.data["graph"].normalized,
+            y,
+            alpha=self.alpha,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            device=self.device,
+        )
+        z = np.clip(z, 0.0, None)
+        return [normalize_rows(z[:, k * c : (k + 1) * c]) for k in range(len(label_sets))]
+
     def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
         """(I - α𝒲) Z = Y by CG for labels ``y`` on the prepared graph."""
         timings = dict(prepared.timings)
@@ -115,6 +144,7 @@ class Diffusion:
                 alpha=self.alpha,
                 max_iter=self.max_iter,
                 tol=self.tol,
+                device=self.device,
             )
             z = np.clip(z, 0.0, None)  # Iscen's code: negative scores are clipped at 0
             probabilities = normalize_rows(z)

@@ -15,13 +15,15 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .._params import Interval, Options
 from .._validation import check_n_neighbors
 from ..graph import BACKENDS, knn_graph
+from ..graph.knn import default_device
 from .base import Prepared, label_matrix, run_propagator, stage
-from .cg import conjugate_gradient
+from .cg import conjugate_gradient, sparse_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
@@ -34,8 +36,10 @@ def harmonic_solution(
     *,
     max_iter: int = 500,
     tol: float = 1e-4,
+    device: str | None = None,
 ) -> tuple[np.ndarray, int, bool, np.ndarray]:
-    """f (n, c): Y on labeled rows; on unlabeled rows the solution of (D_uu - W_uu) f_u = W_ul Y_l.
+    """f (n, c): Y on labeled rows; on unlabeled rows the solution of (D_uu - W_uu) f_u = W_ul Y_l,
+    by CG on ``device`` (default: the GPU when there is one).
 
     Solved as (I - S) g = D_uu^-½ W_ul Y_l with S = D_uu^-½ W_uu D_uu^-½ and f_u = D_uu^-½ g
     (Jacobi scaling); an unlabeled point with no edge gets f = 0. Returns (f, n_iter, converged,
@@ -51,10 +55,12 @@ def harmonic_solution(
     scale = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
     s = sp.diags(scale) @ w[unl][:, unl] @ sp.diags(scale)
     rhs = scale[:, None] * (w[unl][:, lab] @ y[lab])
+    device = device or default_device()
+    s_op = sparse_operator(s, device)
     g, n_iter, converged, resid = conjugate_gradient(
-        lambda v: v - s @ v, rhs, max_iter=max_iter, tol=tol
+        lambda v: v - s_op @ v, torch.from_numpy(rhs).to(device), max_iter=max_iter, tol=tol
     )
-    f[unl] = scale[:, None] * g
+    f[unl] = scale[:, None] * g.cpu().numpy()
     return f, n_iter, converged, resid
 
 
@@ -116,7 +122,12 @@ class Harmonic:
         timings = dict(prepared.timings)
         with stage(timings, "propagate"):
             f, n_iter, converged, resid = harmonic_solution(
-                prepared.data["graph"].weights, y, c, max_iter=self.max_iter, tol=self.tol
+                prepared.data["graph"].weights,
+                y,
+                c,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                device=self.device,
             )
             probabilities = normalize_rows(f)
             confidence = example_weights(self.weight, probabilities, y >= 0)

@@ -15,6 +15,7 @@ from .._params import Interval, Options
 from .._validation import check_n_neighbors
 from ..graph import l2_normalize
 from ..graph.knn import default_device
+from ..graph.votes import class_votes
 from .base import Prepared, run_propagator, stage
 from .registry import register_propagator
 from .result import PropagationResult, finalize
@@ -101,8 +102,7 @@ def local_votes(
         logits = bank[start : start + rows] @ q.T / tau + offset  # (B, M): log P_L(i|v) + log Z(v)
         top, which = logits.topk(k, dim=1)
         w = torch.exp((top - top[:, :1]).double())  # scaled votes, the best voter has weight 1
-        votes = torch.zeros((logits.shape[0], n_classes), dtype=torch.float64, device=bank.device)
-        votes.scatter_add_(1, labeled_classes[which], w)
+        votes = class_votes(labeled_classes[which], w, n_classes)
         out[start : start + rows] = votes / votes.sum(dim=1, keepdim=True)
     return out
 
