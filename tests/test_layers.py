@@ -17,6 +17,7 @@ BASE = {
     "_labels",
     "_torchio",
     "_runfile",
+    "_optional",
     "atomic",
     "config",
     "distributed",

@@ -42,22 +42,32 @@ def is_main() -> bool:
 
 
 def device_for_rank(device: str | None) -> str:
-    """This process's device: ``cuda:LOCAL_RANK`` on a GPU machine under torchrun, else ``device``
-    (default: cuda when available, else cpu)."""
+    """This process's device: ``cuda:LOCAL_RANK`` on a GPU machine under torchrun (processes
+    share the GPUs in turn when there are fewer GPUs than processes), else ``device`` (default:
+    cuda when available, else cpu)."""
     wanted = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if wanted == "cuda" and active():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count()}"
     return wanted
 
 
+def choose_backend() -> str:
+    """NCCL when every local process has a GPU of its own, else gloo (CPUs, or several
+    processes sharing a GPU: NCCL refuses two ranks on one device)."""
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    if torch.cuda.is_available() and torch.cuda.device_count() >= local:
+        return "nccl"
+    return "gloo"
+
+
 def init_from_env(timeout_minutes: float = 30.0) -> bool:
-    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1): NCCL when every
-    process has a GPU, else gloo. Returns whether a group was started."""
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), with
+    :func:`choose_backend`. Returns whether a group was started."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (
         dist.is_available() and dist.is_initialized()
     ):
         return False
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    backend = choose_backend()
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     dist.init_process_group(backend, timeout=timedelta(minutes=timeout_minutes))
@@ -89,6 +99,16 @@ def shard(n: int, batch: int | None = None) -> slice:
     return slice(start, start + base + (r < extra))
 
 
+def _all_gather(local: torch.Tensor) -> list[torch.Tensor]:
+    """Every rank's ``local`` (same shape), on ``local``'s device. gloo gathers CPU tensors
+    only, so with gloo a GPU tensor goes through the CPU."""
+    through_cpu = local.is_cuda and dist.get_backend() != "nccl"
+    sent = (local.cpu() if through_cpu else local).contiguous()
+    parts = [torch.empty_like(sent) for _ in range(world_size())]
+    dist.all_gather(parts, sent)
+    return [p.to(local.device) for p in parts] if through_cpu else parts
+
+
 def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
     """Every rank's :func:`shard` of ``n`` rows, concatenated in rank order (the full array)."""
     if not active():
@@ -97,8 +117,7 @@ def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
     size = -(-n // w)
     padded = torch.zeros((size, *local.shape[1:]), dtype=local.dtype, device=local.device)
     padded[: local.shape[0]] = local
-    parts = [torch.empty_like(padded) for _ in range(w)]
-    dist.all_gather(parts, padded.contiguous())
+    parts = _all_gather(padded)
     base, extra = divmod(n, w)
     return torch.cat([p[: base + (r < extra)] for r, p in enumerate(parts)])
 
@@ -107,9 +126,7 @@ def gather_batch(local: torch.Tensor) -> torch.Tensor:
     """The equal slices of a global batch from every rank, in rank order (no gradient)."""
     if not active():
         return local
-    parts = [torch.empty_like(local) for _ in range(world_size())]
-    dist.all_gather(parts, local.contiguous())
-    return torch.cat(parts)
+    return torch.cat(_all_gather(local))
 
 
 def gather_batch_with_grad(local: torch.Tensor) -> torch.Tensor:

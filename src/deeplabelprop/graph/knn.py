@@ -94,6 +94,12 @@ def plan_search(
         # exact search on a GPU is fast at any size this library meets; torch does it unless
         # faiss can use the GPU, and approximate search asked for goes to faiss (CPU if need be)
         backend = "faiss" if (on_gpu and faiss_gpus()) or not on_gpu or exact is False else "torch"
+        if on_gpu and not faiss_gpus():
+            logger.info(
+                "faiss has no GPU support here (faiss-cpu): kNN %s; install faiss-gpu-cu12 for "
+                "faiss on the GPU",
+                "by faiss on the CPU" if backend == "faiss" else "by torch on the GPU (exact)",
+            )
     if backend == "torch":
         if exact is False:
             raise InputError(

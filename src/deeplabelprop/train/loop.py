@@ -79,9 +79,10 @@ def deterministic(device: torch.device) -> None:
 
 
 def wrap_distributed(model: nn.Module, device: torch.device, every_head: bool) -> nn.Module:
-    """``model`` in DistributedDataParallel when several processes run (else ``model``); on GPUs
-    its batch norms become SyncBatchNorm first (torch has no CPU kernels for it: on CPUs each
-    process normalises over its own slice of the batch; the ``-gn`` backbones avoid the
+    """``model`` in DistributedDataParallel when several processes run (else ``model``); with
+    one GPU per process its batch norms become SyncBatchNorm first (torch has no CPU kernels for
+    it, nor a gloo path: on CPUs, or processes sharing a GPU, each process normalises over its
+    own slice of the batch; the ``-gn`` backbones avoid the
     difference). When the task leaves a head unused (``every_head`` False: a classification
     loss does not touch the embedding head) DDP looks for unused parameters, whose gradients then
     stay None on every rank as in one process (no weight decay or momentum step for them)."""
@@ -89,7 +90,8 @@ def wrap_distributed(model: nn.Module, device: torch.device, every_head: bool) -
         return model
     ids = None
     if device.type == "cuda":
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if distributed.choose_backend() == "nccl":  # SyncBatchNorm gathers with NCCL only
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         ids = [device.index]
     return nn.parallel.DistributedDataParallel(
         model, device_ids=ids, find_unused_parameters=not every_head

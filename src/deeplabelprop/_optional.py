@@ -1,0 +1,27 @@
+"""The one place optional packages are imported: a missing one is a one-line error that says
+which extra installs it."""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import InputError
+
+#: package -> (pip extra or package to install, what needs it)
+OPTIONAL = {
+    "transformers": ("deeplabelprop[hub]", "hf: models (Hugging Face transformers)"),
+    "timm": ("timm (it needs torchvision)", "timm: models"),
+    "torchvision": ("torchvision (a CUDA build of torch comes with it)", "torchvision: models"),
+}
+
+
+def require(name: str):
+    """Import optional package ``name`` or raise :class:`InputError` naming how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        install, purpose = OPTIONAL[name]
+        raise InputError(
+            f"{purpose} need the optional package {name!r}, which is not installed "
+            f"({exc}); install it with: pip install {install!r}"
+        ) from None
