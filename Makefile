@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench hub clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 # Peers for the side-by-side benchmarks (scikit-learn is already a dependency).
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+
+# Hugging Face transformers, for hf: models (`embed`, metric.source = "pretrained") and their tests.
+hub: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,hub]'
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -10,8 +10,6 @@ from .errors import InputError
 #: package -> (pip extra or package to install, what needs it)
 OPTIONAL = {
     "transformers": ("deeplabelprop[hub]", "hf: models (Hugging Face transformers)"),
-    "timm": ("timm (it needs torchvision)", "timm: models"),
-    "torchvision": ("torchvision (a CUDA build of torch comes with it)", "torchvision: models"),
 }
 
 

@@ -4,6 +4,7 @@
     deeplabelprop run CONFIG [--set key=value ...] [--fast-dev-run] -o RUN
     deeplabelprop pretrain [CONFIG] [--dataset D] [--set key=value ...] -o RUN
     deeplabelprop predict MODEL IMAGES... -o predictions.csv
+    deeplabelprop embed DATASET --model SPEC -o features.npz
     deeplabelprop report RUN [RUN ...] -o DIR
     deeplabelprop split DATASET --n-labeled N --seed S -o split.json
     deeplabelprop methods | datasets | demo
@@ -26,9 +27,9 @@ import torch
 
 from .. import distributed
 from ..errors import InputError
-from . import datasets, demo, methods, predict, pretrain, propagate, report, run, split
+from . import datasets, demo, embed, methods, predict, pretrain, propagate, report, run, split
 
-COMMANDS = [propagate, run, pretrain, predict, report, split, methods, datasets, demo]
+COMMANDS = [propagate, run, pretrain, predict, embed, report, split, methods, datasets, demo]
 QUIET_COMMANDS = ("methods", "datasets", "demo")
 
 

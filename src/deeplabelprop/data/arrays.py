@@ -81,7 +81,8 @@ def load_labels(path: str | Path, n_samples: int) -> np.ndarray:
     ``.npy``: integer labels, -1 for unlabeled. ``.csv``: rows ``index,label`` (an optional
     header row is skipped); labels may be integers or names; rows not listed are unlabeled.
     ``.json``: a split file written by ``deeplabelprop split`` (its labeled rows and their
-    labels). Returns an int64 array, or an object array of names (None for unlabeled) for names.
+    labels). ``.npz``: the ``labels`` (-1 unknown) and ``classes`` of a features file written by
+    ``deeplabelprop embed``, as class names. Returns an int64 array, or an object array of names (None for unlabeled) for names.
     """
     path = Path(path)
     _require_file(path, "labels")
@@ -99,9 +100,33 @@ def load_labels(path: str | Path, n_samples: int) -> np.ndarray:
         return integer_labels(y, n_samples, name=f"labels in {path}")
     if path.suffix == ".csv":
         return _load_label_csv(path, n_samples)
+    if path.suffix == ".npz":
+        return _load_label_npz(path, n_samples)
     raise InputError(
-        f"labels file {path} must be .npy, .csv or a split .json, not {path.suffix or 'no extension'}"
+        f"labels file {path} must be .npy, .csv, .npz (of embed) or a split .json, not "
+        f"{path.suffix or 'no extension'}"
     )
+
+
+def _load_label_npz(path: Path, n_samples: int) -> np.ndarray:
+    """Class names (None where unknown) from an ``.npz`` holding ``labels`` and ``classes``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not {"labels", "classes"} <= set(z.files):
+                raise InputError(
+                    f"labels file {path} has no 'labels' and 'classes' arrays (an .npz of "
+                    "`deeplabelprop embed` has them); give labels as .npy, .csv or a split .json"
+                )
+            codes, classes = z["labels"], [str(c) for c in z["classes"]]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"labels file {path} could not be read ({exc})") from exc
+    codes = integer_labels(codes, n_samples, name=f"labels in {path}")
+    if codes.max(initial=-1) >= len(classes):
+        raise InputError(f"labels in {path} exceed its {len(classes)} classes")
+    y = np.full(n_samples, None, dtype=object)
+    known = codes >= 0
+    y[known] = [classes[c] for c in codes[known]]
+    return y
 
 
 def _load_label_csv(path: Path, n_samples: int) -> np.ndarray:

@@ -64,7 +64,13 @@ class _Decode(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         f = self.files
         try:
-            return i, decode_image(f.root / f.paths[i], f.size, f.channels, f.resize), None
+            return (
+                i,
+                decode_image(
+                    f.root / f.paths[i], f.size, f.channels, f.resize, f.short_side, f.interpolation
+                ),
+                None,
+            )
         except DECODE_ERRORS as exc:
             return i, None, (str(exc).splitlines() or [type(exc).__name__])[0][:120]
 

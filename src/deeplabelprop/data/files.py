@@ -17,6 +17,7 @@ from ..errors import InputError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 RESIZE_MODES = ("crop", "squash")
+INTERPOLATIONS = ("bilinear", "bicubic")
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _HIGH_DEPTH = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 DECODE_ERRORS = (OSError, SyntaxError, ValueError)  # what Pillow raises for a bad file
@@ -36,32 +37,59 @@ def _eight_bit(im):
     return im
 
 
-def fit_size(im, size: tuple[int, int], resize: str):
+def fit_size(
+    im,
+    size: tuple[int, int],
+    resize: str,
+    short_side: int | None = None,
+    interpolation: str = "bilinear",
+):
     """``im`` at (height, width) = ``size``: ``"crop"`` scales the shorter side to fit and cuts
-    the centre; ``"squash"`` scales each axis on its own (the aspect ratio changes)."""
+    the centre; ``"squash"`` scales each axis on its own (the aspect ratio changes).
+
+    ``short_side`` (crop only): scale the shorter side to this length first, the longer side in
+    proportion (truncated, as the Hugging Face and torchvision processors do), then cut the
+    centre: a pretrained model's "resize 256, centre crop 224"."""
     from PIL import Image
 
+    resample = Image.BICUBIC if interpolation == "bicubic" else Image.BILINEAR
     h, w = size
+    if short_side is not None and resize == "crop":
+        short, long = sorted((im.width, im.height))
+        scaled = (short_side, int(short_side * long / short))
+        sw, sh = scaled if im.width <= im.height else scaled[::-1]
+        if (sw, sh) != im.size:
+            im = im.resize((sw, sh), resample)
+        left, top = int((sw - w) / 2), int((sh - h) / 2)
+        return im.crop((left, top, left + w, top + h))
     if im.size == (w, h):
         return im
     if resize == "squash":
-        return im.resize((w, h), Image.BILINEAR)
+        return im.resize((w, h), resample)
     scale = max(h / im.height, w / im.width)
     sw, sh = max(w, round(im.width * scale)), max(h, round(im.height * scale))
-    im = im.resize((sw, sh), Image.BILINEAR)
+    im = im.resize((sw, sh), resample)
     left, top = (sw - w) // 2, (sh - h) // 2
     return im.crop((left, top, left + w, top + h))
 
 
-def decode_image(path: str | Path, size: tuple[int, int], channels: int, resize: str = "crop"):
+def decode_image(
+    path: str | Path,
+    size: tuple[int, int],
+    channels: int,
+    resize: str = "crop",
+    short_side: int | None = None,
+    interpolation: str = "bilinear",
+):
     """The image at ``path`` as uint8 (height, width, channels): EXIF orientation applied, 16-bit
-    scaled to 8, alpha dropped, converted to grey (1 channel) or RGB (3), fitted to ``size``."""
+    scaled to 8, alpha dropped, converted to grey (1 channel) or RGB (3), fitted to ``size`` (see
+    :func:`fit_size`)."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im)
         im = _eight_bit(im).convert("L" if channels == 1 else "RGB")
-        im = fit_size(im, size, resize)
+        im = fit_size(im, size, resize, short_side, interpolation)
         a = np.asarray(im, dtype=np.uint8)
     return a[..., None] if a.ndim == 2 else a
 
@@ -76,6 +104,8 @@ class FileImages:
     size: tuple[int, int]
     channels: int
     resize: str = "crop"
+    short_side: int | None = None
+    interpolation: str = "bilinear"
 
     dtype = np.dtype(np.uint8)
     ndim = 4
@@ -91,7 +121,9 @@ class FileImages:
         """Image ``i`` decoded; a file that no longer decodes is an error that names it."""
         path = self.root / self.paths[i]
         try:
-            return decode_image(path, self.size, self.channels, self.resize)
+            return decode_image(
+                path, self.size, self.channels, self.resize, self.short_side, self.interpolation
+            )
         except DECODE_ERRORS as exc:
             raise InputError(
                 f"image {path} cannot be decoded ({exc}); remove or replace it, or set "

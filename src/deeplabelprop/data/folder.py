@@ -232,13 +232,17 @@ def load_image_folder(
     "folder",
     argument="PATH",
     description="your images: labeled/<class>/ + unlabeled/, a folder + labels.csv, or <class>/",
+    files=True,
 )
 def _folder(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
     return load_image_folder(argument, split, options)
 
 
 @register_dataset(
-    "imagenet", argument="PATH", description="ImageNet layout: train/<class>/ and val/<class>/"
+    "imagenet",
+    argument="PATH",
+    description="ImageNet layout: train/<class>/ and val/<class>/",
+    files=True,
 )
 def _imagenet(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
     return load_image_folder(argument, split, replace(options, layout="imagenet"))

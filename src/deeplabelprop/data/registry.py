@@ -29,6 +29,8 @@ class DatasetEntry:
     ``load(argument, split, options)`` returns an :class:`ImageDataset`; ``argument`` is the part
     after the colon (a path) for entries that take one. ``holdout``: for a benchmark set without
     a test split, the fraction of its images held out (seeded, stated) as the test set.
+    ``files``: its images are files decoded on demand at the options' size (so a reader can ask
+    for any size without holding the images resized in memory).
     """
 
     name: str
@@ -37,6 +39,7 @@ class DatasetEntry:
     argument: str | None = None
     holdout: float = 0.0
     description: str = ""
+    files: bool = False
 
     @property
     def usage(self) -> str:
@@ -54,11 +57,12 @@ def register_dataset(
     argument: str | None = None,
     holdout: float = 0.0,
     description: str = "",
+    files: bool = False,
 ):
     """Decorator: register ``load(argument, split, options)`` under ``name``."""
 
     def decorate(load):
-        DATASETS[name] = DatasetEntry(name, load, splits, argument, holdout, description)
+        DATASETS[name] = DatasetEntry(name, load, splits, argument, holdout, description, files)
         return load
 
     return decorate

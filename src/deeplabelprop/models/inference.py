@@ -58,7 +58,15 @@ def predict_files(
         raise InputError("this model does not record its input size; use a run's model.pt")
     listing = probe(Path("."), files)
     check_unreadable(listing, unreadable, Path("."))
-    images = FileImages(Path("."), listing.files, tuple(pre.size), pre.channels, pre.resize)
+    images = FileImages(
+        Path("."),
+        listing.files,
+        tuple(pre.size),
+        pre.channels,
+        pre.resize,
+        pre.short_side,
+        pre.interpolation,
+    )
     network = saved.network.to(device).eval()
     rows = [
         np.arange(s, min(s + batch_size, len(images))) for s in range(0, len(images), batch_size)

@@ -24,13 +24,17 @@ FORMAT = "deeplabelprop.model/1"
 @dataclass(frozen=True)
 class Preprocessing:
     """How an image becomes the network's input: decoded to ``channels``, fitted to ``size``
-    (height, width) by ``resize`` ("crop" or "squash"), scaled to [0, 1], then normalised."""
+    (height, width) by ``resize`` ("crop" or "squash"; with ``short_side``, the shorter side
+    scaled to it before the centre crop) with ``interpolation``, scaled to [0, 1], then
+    normalised."""
 
     size: tuple[int, int] | None  # None: any size (an encoder saved before sizes were recorded)
     channels: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
     resize: str = "crop"
+    short_side: int | None = None
+    interpolation: str = "bilinear"
 
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -59,7 +63,9 @@ def save_model(
     dataset: str = "",
 ) -> None:
     """Write ``path`` atomically; ``build`` holds :func:`build_model`'s arguments (name,
-    in_channels, n_classes, embedding_dim, width)."""
+    in_channels, n_classes, embedding_dim, width), or name "pretrained" with the ``spec`` and
+    ``pooling`` of :func:`~deeplabelprop.models.pretrained.load_pretrained` (the file then holds
+    every weight, the spec gives the code)."""
     save_torch(
         path,
         {
@@ -80,17 +86,30 @@ def load_model(path: str | Path, device: str = "cpu", *, what: str = "model") ->
     """Rebuild the network saved at ``path`` on ``device``, with its preprocessing."""
     state = _upgrade(load_torch(path, what=what), path)
     b = state["build"]
-    network = build_model(
-        b["name"],
-        b["in_channels"],
-        n_classes=b["n_classes"],
-        embedding_dim=b["embedding_dim"],
-        width=b["width"],
-    )
+    if b["name"] == "pretrained":  # the backbone's code and first weights come from its spec
+        from .pretrained import pretrained_network
+
+        network = pretrained_network(b["spec"], b.get("pooling", "auto"), b["n_classes"])
+    else:
+        network = build_model(
+            b["name"],
+            b["in_channels"],
+            n_classes=b["n_classes"],
+            embedding_dim=b["embedding_dim"],
+            width=b["width"],
+        )
     load_weights(network, state["model"], source=str(path))
     p = state["preprocessing"]
     size = None if p["size"] is None else tuple(p["size"])
-    pre = Preprocessing(size, p["channels"], tuple(p["mean"]), tuple(p["std"]), p["resize"])
+    pre = Preprocessing(
+        size,
+        p["channels"],
+        tuple(p["mean"]),
+        tuple(p["std"]),
+        p["resize"],
+        p.get("short_side"),
+        p.get("interpolation", "bilinear"),
+    )
     classes = None if state["classes"] is None else tuple(state["classes"])
     return SavedModel(network.to(device), dict(b), pre, classes, state.get("dataset", ""))
 

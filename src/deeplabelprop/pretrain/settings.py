@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from .._params import Interval, Options
 from ..config import setting
 
-SOURCES = ("instance", "nca", "bootstrap", "checkpoint", "none")
+SOURCES = ("instance", "nca", "bootstrap", "checkpoint", "pretrained", "none")
+POOLINGS = ("auto", "cls", "pooled", "mean")  # as models.pretrained.POOLINGS
 OBJECTIVES = ("memory-bank", "two-view")
 
 
@@ -18,7 +19,9 @@ class MetricSettings:
 
     ``source``: "instance" (instance discrimination, Wu et al. 2018), "nca" (DMT eq. 4 on the
     labeled set), "bootstrap" (cross-entropy on the few labels), "checkpoint" (an ``encoder.pt``
-    from another run or data set: S ≠ U), or "none" (raw pixels; ``dmt`` only).
+    from another run or data set: S ≠ U), "pretrained" (a pretrained backbone, ``model`` = a spec
+    of :func:`~deeplabelprop.models.pretrained.load_pretrained` such as ``hf:facebook/dinov2-small``,
+    its embedding taken by ``pooling``: S ≠ U), or "none" (raw pixels; ``dmt`` only).
 
     Defaults were chosen by measurement on Fashion-MNIST (benchmarks/RESULTS.md, issue 4): the
     two-view objective (+3.2 kNN points over the memory bank in half the time), lr 0.06, τ 0.1.
@@ -42,3 +45,6 @@ class MetricSettings:
     embedding_dim: int = setting(128, Interval(1, None, integer=True))
     # encoder.pt of another run (source = "checkpoint")
     checkpoint: str | None = None
+    # a pretrained model's spec (source = "pretrained"), and which of its outputs is the embedding
+    model: str | None = None
+    pooling: str = setting("auto", Options(POOLINGS))

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..graph.knn import default_device
 from ..models import build_model
 from ..models.network import Network
+from ..models.pretrained import Pretrained, pretrained_build
 from ..models.saved import Preprocessing, load_model, load_weights, save_model
 from ..propagation import PropagationResult
 from ..train import AccuracyMonitor
@@ -50,6 +51,9 @@ def classifier_model(
     train_set = problem.train
     saved = None if encoder is None else load_model(encoder, "cpu", what="encoder")
     torch.manual_seed(config.seed)
+    if saved is not None and saved.build["name"] == "pretrained":  # the backbone as saved
+        saved.network.set_classifier(len(train_set.classes))
+        return saved.network.to(device), saved.preprocessing.normalization
     network = build_model(
         config.model,
         train_set.shape[2],
@@ -78,16 +82,20 @@ def save_classifier(run: Run, network: Network, problem: Problem, normalization,
     """``model.pt``: the trained classifier with its classes and preprocessing (``predict``)."""
     train_set = problem.train
     mean, std = normalization
-    save_model(
-        run.path / "model.pt",
-        network,
-        {
+    if isinstance(network.backbone, Pretrained):
+        build = pretrained_build(network.backbone, train_set.shape[2], len(train_set.classes))
+    else:
+        build = {
             "name": config.model,
             "in_channels": train_set.shape[2],
             "n_classes": len(train_set.classes),
             "embedding_dim": network.embedding.out_features,
             "width": config.width,
-        },
+        }
+    save_model(
+        run.path / "model.pt",
+        network,
+        build,
         Preprocessing(train_set.shape[:2], train_set.shape[2], mean, std, config.resize),
         classes=train_set.classes,
         dataset=train_set.name,

@@ -11,20 +11,25 @@ the top ratio of pseudo labels (the released code's variant).
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .. import distributed
-from .._params import Interval
+from .._params import Interval, Options
+from ..atomic import atomic_path
 from ..config import setting
 from ..data import ShiftFlip
 from ..data.stream import ImageStream
 from ..pretrain import MetricSettings
 from ..propagation import PropagateSettings, PropagationResult, select_confident
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
+from ..train.linear_head import fit_linear_head
 from .common import (
     check_labeled_per_batch,
     classifier_model,
@@ -59,6 +64,11 @@ class FinetuneSettings:
     # examples per epoch (a smaller labeled set is cycled); None: the training set size, so that
     # "no propagation" trains as many steps as the pseudo-labeled runs
     epoch_size: int | None = setting(None, Interval(1, None, integer=True, allow_none=True))
+    # "train": the whole network (DMT); "frozen": the backbone fixed, a linear classifier fitted
+    # exactly on its features (the cheap option on a CPU, for a pretrained backbone), with the
+    # L2 penalty head_l2 (epochs, lr, batch_size and shift then do not apply)
+    backbone: str = setting("train", Options(("train", "frozen")))
+    head_l2: float = setting(1e-4, Interval(0, None, closed="neither"))
 
 
 @dataclass
@@ -70,7 +80,9 @@ class DMTConfig(RecipeConfig):
 
 def check_dmt(cfg: DMTConfig) -> None:
     check_metric(
-        cfg.metric, "metric", allowed=("instance", "nca", "bootstrap", "checkpoint", "none")
+        cfg.metric,
+        "metric",
+        allowed=("instance", "nca", "bootstrap", "checkpoint", "pretrained", "none"),
     )
     check_labeled_per_batch(cfg.finetune.labeled_per_batch, cfg.finetune.batch_size, "finetune")
 
@@ -113,6 +125,31 @@ def finetune_rows(ft: FinetuneSettings, result: PropagationResult, y: np.ndarray
     return np.concatenate([rows, chosen]), targets, weights
 
 
+def fit_frozen(cfg: DMTConfig, problem, network, stream, chosen, monitor, folder: Path) -> None:
+    """The finetune with the backbone frozen: the classifier fitted exactly on the backbone's
+    features (:func:`fit_linear_head`) over the ``chosen`` (rows, targets, weights); writes
+    ``folder/metrics.jsonl``."""
+    rows, targets, weights = chosen
+    folder.mkdir(parents=True, exist_ok=True)
+    if cfg.metric.source == "pretrained":  # the backbone's features are the metric stage's
+        feats = np.load(folder.parent / "metric" / "features.npy")
+    else:
+        feats = stream.embed(network, head="features").float().cpu().numpy()
+    start = time.perf_counter()
+    W, b, info = fit_linear_head(
+        feats[rows], targets[rows], weights[rows], len(problem.classes), l2=cfg.finetune.head_l2
+    )
+    with torch.no_grad():
+        network.classifier.weight.copy_(torch.as_tensor(W))
+        network.classifier.bias.copy_(torch.as_tensor(b))
+    last = {"epoch": 1, **info, "train_seconds": time.perf_counter() - start}
+    if monitor is not None:
+        last |= monitor(network, stream)
+    if distributed.is_main():
+        with atomic_path(folder / "metrics.jsonl") as tmp:
+            tmp.write_text(json.dumps(last) + "\n")
+
+
 def finetune_stage(run, cfg: DMTConfig, problem, result, encoder, device, progress) -> dict:
     """Stage ``finetune``: a classifier from the metric on the labels and weighted pseudo
     labels (eq. 10); writes model.pt and the test predictions. Returns the last epoch's metrics."""
@@ -135,23 +172,41 @@ def finetune_stage(run, cfg: DMTConfig, problem, result, encoder, device, progre
     )
     test = problem.test
     monitor = None if test is None else AccuracyMonitor(test.images, test.labels)
-    task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
-    tcfg = TrainConfig(
-        epochs=ft.epochs,
-        lr=ft.lr,
-        seed=cfg.seed,
-        progress=progress,
-        mixed_precision=cfg.mixed_precision(),
-    )
-    settings = {"dmt": cfg.stage_settings("metric", "propagate", "finetune")}
-    with run.stage("finetune") as folder:
-        last = train(network, task, tcfg, folder, extra_config=settings)
+    if ft.backbone == "frozen":
+        if not run.done("finetune"):  # model.pt is written inside the stage: done means saved
+            with run.stage("finetune") as folder:
+                fit_frozen(cfg, problem, network, stream, (rows, targets, weights), monitor, folder)
+                save_classifier(run, network, problem, normalization, cfg)
+                if monitor is not None:
+                    save_test_predictions(run, network, monitor, stream)
+        run.output("epochs", "finetune/metrics.jsonl")
+        return {**_last_metrics(run), "pseudo_labels_used": _used(ft, rows, y)}
+    else:
+        task = WeightedClassification(stream, targets, example_weights=weights, monitor=monitor)
+        tcfg = TrainConfig(
+            epochs=ft.epochs,
+            lr=ft.lr,
+            seed=cfg.seed,
+            progress=progress,
+            mixed_precision=cfg.mixed_precision(),
+        )
+        settings = {"dmt": cfg.stage_settings("metric", "propagate", "finetune")}
+        with run.stage("finetune") as folder:
+            last = train(network, task, tcfg, folder, extra_config=settings)
     run.output("epochs", "finetune/metrics.jsonl")
     save_classifier(run, network, problem, normalization, cfg)
     if monitor is not None:
         save_test_predictions(run, network, monitor, stream)
-    used = int(rows.size - (y >= 0).sum()) if ft.use_pseudo_labels else None
-    return {**last, "pseudo_labels_used": used}
+    return {**last, "pseudo_labels_used": _used(ft, rows, y)}
+
+
+def _used(ft: FinetuneSettings, rows: np.ndarray, y: np.ndarray) -> int | None:
+    return int(rows.size - (y >= 0).sum()) if ft.use_pseudo_labels else None
+
+
+def _last_metrics(run) -> dict:
+    lines = (run.path / "finetune" / "metrics.jsonl").read_text().splitlines()
+    return json.loads(lines[-1])
 
 
 @register_recipe("dmt", DMTConfig, check=check_dmt)

@@ -68,7 +68,9 @@ class LLPConfig(RecipeConfig):
 
 
 def check_llp(cfg: LLPConfig) -> None:
-    check_metric(cfg.metric, "metric", allowed=("instance", "nca", "bootstrap", "checkpoint"))
+    check_metric(
+        cfg.metric, "metric", allowed=("instance", "nca", "bootstrap", "checkpoint", "pretrained")
+    )
     check_labeled_per_batch(cfg.llp.labeled_per_batch, cfg.llp.batch_size, "llp")
 
 

@@ -83,7 +83,9 @@ class LPDSSLConfig(RecipeConfig):
 
 def check_lpdssl(cfg: LPDSSLConfig) -> None:
     check_metric(
-        cfg.metric, "metric", allowed=("none", "instance", "nca", "bootstrap", "checkpoint")
+        cfg.metric,
+        "metric",
+        allowed=("none", "instance", "nca", "bootstrap", "checkpoint", "pretrained"),
     )
 
 

@@ -1,6 +1,7 @@
 """The metric stage every recipe that starts from a metric shares: train one (instance
-discrimination, NCA, bootstrap), take one from elsewhere (S ≠ U, an ``encoder.pt``), or none
-(raw pixels). Writes ``encoder.pt`` and ``features.npy`` into the stage folder."""
+discrimination, NCA, bootstrap), take one from elsewhere (S ≠ U: an ``encoder.pt``, or a
+pretrained backbone), or none (raw pixels). Writes ``encoder.pt`` and ``features.npy`` into the
+stage folder."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ..atomic import atomic_path, save_npy
 from ..data import Problem, ShiftFlip
 from ..data.stream import ImageStream
 from ..errors import InputError
-from ..models.saved import load_model
+from ..models.pretrained import load_pretrained, pretrained_build, pretrained_network
+from ..models.saved import Preprocessing, load_model, save_model
 from ..pretrain import MetricSettings, train_metric
 from .run_dir import Run
 
@@ -33,6 +35,13 @@ def check_metric(m: MetricSettings, section: str, *, allowed: tuple[str, ...]) -
                 "first, or point it at the encoder.pt of a run"
             )
         load_model(Path(m.checkpoint).expanduser(), what="encoder")  # loads safely, or says why
+    if m.source == "pretrained":
+        if not m.model:
+            raise InputError(
+                f"{section}.source = 'pretrained' needs {section}.model = a model spec, e.g. "
+                "hf:facebook/dinov2-small, hf:/path/to/saved/model, resnet18:resnet18-f37072fd.pth"
+            )
+        load_pretrained(m.model, m.pooling)  # loads, or says why, before anything is written
 
 
 def embed_with_encoder(
@@ -60,6 +69,39 @@ def embed_with_encoder(
     save_npy(out / "features.npy", feats)
 
 
+def embed_with_pretrained(
+    m: MetricSettings, problem: Problem, device: str, out: Path, *, num_workers: int = 0
+) -> None:
+    """S ≠ U with a pretrained backbone: the training images (at the data set's size, fitted to
+    the model's input and normalised as it was trained) through it; writes ``out/encoder.pt``
+    (the backbone with an identity embedding head) and ``out/features.npy``."""
+    network = pretrained_network(m.model, m.pooling).to(device)
+    pre = network.backbone.preprocessing
+    train_set = problem.train
+    if train_set.shape[2] not in (1, pre.channels):
+        raise InputError(
+            f"{m.model} takes {pre.channels}-channel images, {train_set.name} has "
+            f"{train_set.shape[2]}"
+        )
+    stream = ImageStream(
+        train_set.images,
+        ShiftFlip(),
+        device=device,
+        normalization=(pre.mean, pre.std),
+        num_workers=num_workers,
+    )
+    feats = stream.embed(network).cpu().numpy().astype(np.float32)
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(
+        out / "encoder.pt",
+        network,
+        pretrained_build(network.backbone, train_set.shape[2], None),
+        Preprocessing(train_set.shape[:2], train_set.shape[2], pre.mean, pre.std),
+        dataset=train_set.name,
+    )
+    save_npy(out / "features.npy", feats)
+
+
 def metric_stage(
     run: Run,
     m: MetricSettings,
@@ -82,6 +124,8 @@ def metric_stage(
                 embed_with_encoder(
                     m.checkpoint, problem, device, folder, num_workers=config.num_workers
                 )
+            elif m.source == "pretrained":
+                embed_with_pretrained(m, problem, device, folder, num_workers=config.num_workers)
             else:
                 train_metric(
                     m,
