@@ -1,5 +1,5 @@
 """No import runs back up the layers (issue 16): data → models → graph → propagation → evaluate
-→ train → pretrain → recipes → cli. Every import statement of ``src/`` is read, including the
+→ fewshot → train → pretrain → recipes → cli. Every import statement of ``src/`` is read, including the
 ones inside functions; ``report`` (in evaluate) therefore imports no training code."""
 
 import ast
@@ -30,6 +30,7 @@ LAYERS = [
     "propagation",
     "estimator",
     "evaluate",
+    "fewshot",
     "train",
     "pretrain",
     "recipes",

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 import pytest
-from formats import cifar_batch, write_idx
+from formats import write_cifar100, write_idx
 
 from deeplabelprop import InputError
 from deeplabelprop.data import (
@@ -123,18 +123,7 @@ def test_cifar10_folder_and_archive(cifar10_dir, tmp_path):
 
 
 def test_cifar100_fine_and_coarse(tmp_path):
-    rng = np.random.default_rng(1)
-    folder = tmp_path / "cifar-100-python"
-    folder.mkdir()
-    for split, n in (("train", 6), ("test", 2)):
-        b = cifar_batch(n, rng, key=b"fine_labels", n_classes=100)
-        b[b"coarse_labels"] = (np.asarray(b[b"fine_labels"]) // 5).tolist()
-        (folder / split).write_bytes(pickle.dumps(b, protocol=2))
-    meta = {
-        b"fine_label_names": [f"f{i}".encode() for i in range(100)],
-        b"coarse_label_names": [f"c{i}".encode() for i in range(20)],
-    }
-    (folder / "meta").write_bytes(pickle.dumps(meta, protocol=2))
+    write_cifar100(tmp_path, np.random.default_rng(1), 6, 2)
     fine = load_dataset("cifar100", "train", tmp_path)
     coarse = load_dataset("cifar100-coarse", "train", tmp_path)
     assert len(fine.classes) == 100 and len(coarse.classes) == 20

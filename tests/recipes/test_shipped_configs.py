@@ -76,5 +76,8 @@ def test_shipped_config_runs_as_is(config, tmp_path):
     assert main(["run", str(ROOT / config), "--fast-dev-run", "-o", str(tmp_path / "r")]) == 0
     if config.endswith("pretrain.toml"):
         assert (tmp_path / "r" / "encoder.pt").exists()
+    elif config.endswith("fewshot.toml"):  # tables, not a classifier
+        tables = json.loads((tmp_path / "r" / "tables.json").read_text())
+        assert len(tables["episodes (DMT Table 7)"]) == 6
     else:
         check_results(tmp_path / "r", n_test=359 if config.startswith("digits") else 512)

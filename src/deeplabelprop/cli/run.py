@@ -39,7 +39,14 @@ def execute(recipe, config, args: argparse.Namespace) -> int:
         config, args.output, progress=sys.stderr.isatty(), fast_dev_run=args.fast_dev_run
     )
     shown = ", ".join(f"{k} {v:.4f}" for k, v in results.items() if isinstance(v, float))
-    print(f"{recipe.name}: {shown}")
+    print(f"{recipe.name}: {shown}" if shown else f"{recipe.name}:")
+    if "tables" in results:  # fewshot: its tables in the papers' layout
+        from ..evaluate.report.document import Heading, Table, to_markdown
+
+        blocks = []
+        for title, rows in results["tables"].items():
+            blocks += [Heading(title), Table(rows)]
+        print(to_markdown(blocks))
     print(f"wrote {args.output}/ (run.json, results.json)")
     return 0
 

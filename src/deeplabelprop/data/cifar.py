@@ -151,3 +151,20 @@ def _cifar100(argument: str | None, split: str, options: LoadOptions) -> ImageDa
 @register_dataset("cifar100-coarse", description="CIFAR-100, 20 coarse classes")
 def _cifar100_coarse(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
     return load_cifar("cifar100", split, options.data_dir, label_mode="coarse")
+
+
+@register_dataset(
+    "cifar-fs",
+    splits=("train",),
+    description="CIFAR-FS: all 60k CIFAR-100 images, classes split by Bertinetto et al. (few-shot)",
+)
+def _cifar_fs(argument: str | None, split: str, options: LoadOptions) -> ImageDataset:
+    train = load_cifar("cifar100", "train", options.data_dir)
+    test = load_cifar("cifar100", "test", options.data_dir)
+    return ImageDataset(
+        np.concatenate([train.images, test.images]),
+        np.concatenate([train.labels, test.labels]),
+        train.classes,
+        "cifar-fs",
+        train.normalization,
+    )

@@ -186,6 +186,11 @@ def _load_hf(name: str, pooling: str) -> Pretrained:
     transformers.utils.logging.disable_progress_bar()
     local = Path(name).expanduser()
     source = str(local) if local.is_dir() else name
+    if not local.is_dir() and (name.startswith(("/", ".", "~")) or name.count("/") > 1):
+        raise InputError(
+            f"hf:{name}: no such folder; a local model is a folder saved with save_pretrained, "
+            "a hub model is NAME or ORG/NAME"
+        )
     if not local.is_dir():
         from huggingface_hub import constants, try_to_load_from_cache
         from huggingface_hub.utils import logging as hub_logging

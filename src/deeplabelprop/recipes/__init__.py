@@ -13,6 +13,7 @@ from .registry import (
 discover()  # every module of this package registers its recipe
 
 from .dmt import DMTConfig, run_dmt  # noqa: E402
+from .fewshot import FewShotConfig, run_fewshot  # noqa: E402
 from .llp import LLPConfig, run_llp  # noqa: E402
 from .lpdssl import LPDSSLConfig, run_lpdssl  # noqa: E402
 from .pretrain import PretrainConfig, run_pretrain  # noqa: E402
@@ -21,6 +22,7 @@ from .run_dir import read_run  # noqa: E402
 __all__ = [
     "RECIPES",
     "DMTConfig",
+    "FewShotConfig",
     "LLPConfig",
     "LPDSSLConfig",
     "PretrainConfig",
@@ -31,6 +33,7 @@ __all__ = [
     "read_run",
     "register_recipe",
     "run_dmt",
+    "run_fewshot",
     "run_llp",
     "run_lpdssl",
     "run_pretrain",

@@ -98,6 +98,11 @@ class Run:
         self.record["outputs"][kind] = relative
         self._save()
 
+    def drop_output(self, kind: str) -> None:
+        """Forget an output of ``kind`` (one that is not about the run's training images)."""
+        if self.record["outputs"].pop(kind, None) is not None:
+            self._save()
+
     def finish(self, results: dict) -> dict:
         """Write ``results.json`` and mark the run done; returns ``results``."""
         with atomic_path(self.path / "results.json") as tmp:
@@ -229,11 +234,12 @@ def problem_arguments(config) -> dict:
     }
 
 
-def open_problem(run: Run, config, *, progress: bool = False) -> Problem:
+def open_problem(run: Run, config, *, progress: bool = False, check=None) -> Problem:
     """Load the run's data (a saved split is reused) and create the run folder. In a
     distributed run rank 0 loads first (and builds any decoded-image cache) and creates the
     folder, then the others load (from the cache); an error on rank 0 stops every process
-    with its message."""
+    with its message. ``check(problem)`` runs before the folder is created: settings that
+    only the data can judge are refused with nothing written."""
 
     def load() -> Problem:
         problem = load_problem(
@@ -245,6 +251,8 @@ def open_problem(run: Run, config, *, progress: bool = False) -> Problem:
             validation_fraction=config.validation_fraction,
             split_path=run.path / "split.json",
         )
+        if check is not None:
+            check(problem)
         run.create(problem)
         return problem
 

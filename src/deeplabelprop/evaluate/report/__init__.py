@@ -43,6 +43,8 @@ def build_report(paths, out_dir, *, truth=None, embedding: str = "pca") -> dict:
         Table(tables["summary"]),
     ]
     for r in runs:
+        for title, rows in r.tables.items():  # a recipe's own tables (fewshot: Tables 6-7)
+            blocks += [Heading(f"{r.name}: {title}"), Table(rows)]
         blocks += [Heading(f"{r.name}: per class"), Table(tables["per_class"][r.name])]
         if r.notes:
             blocks.append(Notes([f"{r.name}: {n}" for n in r.notes]))

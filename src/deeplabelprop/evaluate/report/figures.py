@@ -117,6 +117,12 @@ def embedding_figures(runs: list[Run], out: Path, embedding: str) -> tuple[list[
         if r.features is None or r.truth is None:
             notes.append(f"{r.name}: no saved features, no similarity matrix or embedding map")
             continue
+        if len(r.features) != len(r.truth):
+            notes.append(
+                f"{r.name}: its features ({len(r.features)} rows) are not one per training "
+                f"image ({len(r.truth)}): no similarity matrix or embedding map"
+            )
+            continue
         same = next(
             (
                 d

@@ -39,6 +39,7 @@ class Run:
     test_labels: np.ndarray | None = None
     test_predictions: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)  # title -> rows
 
 
 def read_truth(path: Path, classes: list[str], n: int) -> np.ndarray:
@@ -124,6 +125,8 @@ def _from_run_dir(path: Path) -> Run:
         run.results = json.loads((path / outputs["results"]).read_text())
     if "test_predictions" in outputs:
         run.test_predictions = np.load(path / outputs["test_predictions"])
+    if "tables" in outputs:
+        run.tables = json.loads((path / outputs["tables"]).read_text())
     if run.pseudo is not None and run.truth is not None:
         run.images = _train_images(path, record)
     run.notes = (
