@@ -211,6 +211,7 @@ def test_console_script_demo_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert "spectral" in proc.stdout and "supervised" in proc.stdout
+    assert "Warning" not in proc.stderr and "calibrate" in proc.stdout  # said once, in words
 
 
 def test_split_command_round_trip(tmp_path, capsys):
