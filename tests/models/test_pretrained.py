@@ -357,3 +357,25 @@ def test_embed_then_propagate_from_the_command_line(dino, tmp_path, capsys):
         == 2
     )
     assert "write .npz" in capsys.readouterr().err and not (tmp_path / "f.txt").exists()
+
+
+def test_hf_convnext_crop_pct_and_its_pooled_output(tmp_path):
+    folder = tmp_path / "convnext"
+    config = transformers.ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2)
+    transformers.ConvNextModel(config).save_pretrained(folder)
+    transformers.ConvNextImageProcessor(
+        size={"shortest_edge": 32}, crop_pct=0.875, resample=3
+    ).save_pretrained(folder)
+    model = load_pretrained(f"hf:{folder}")
+    assert (model.preprocessing.size, model.preprocessing.short_side) == ((32, 32), 36)
+    files = image_files(tmp_path, [(50, 70, 3), (70, 50, 3), (36, 36, 3)])
+    pixels = processor_pixels(folder, files)
+    torch.testing.assert_close(ours(model, files), pixels, atol=1e-6, rtol=0)
+    own = transformers.AutoModel.from_pretrained(folder).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(pixels), F.normalize(own(pixel_values=pixels).pooler_output, dim=1)
+        )
+        mean = load_pretrained(f"hf:{folder}", "mean")(pixels)  # the spatial mean of the last map
+        want = own(pixel_values=pixels).last_hidden_state.mean(dim=(2, 3))
+        torch.testing.assert_close(mean, F.normalize(want, dim=1))

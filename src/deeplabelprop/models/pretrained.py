@@ -154,7 +154,8 @@ def _hf_preprocessing(processor, name: str) -> Preprocessing:
         raise refuse("does not resize")
     if size["shortest_edge"] and center and crop["height"]:
         shape, short = (crop["height"], crop["width"]), size["shortest_edge"]
-    elif size["shortest_edge"] and crop_pct:  # ConvNeXt: shortest_edge / crop_pct, then crop
+    elif size["shortest_edge"] and crop_pct and size["shortest_edge"] < 384:
+        # ConvNeXt below 384 px: the shorter side to shortest_edge / crop_pct, then the centre
         shape = (size["shortest_edge"],) * 2
         short = int(size["shortest_edge"] / crop_pct)
     elif size["height"] and size["width"] and not center:
