@@ -379,3 +379,25 @@ def test_hf_convnext_crop_pct_and_its_pooled_output(tmp_path):
         mean = load_pretrained(f"hf:{folder}", "mean")(pixels)  # the spatial mean of the last map
         want = own(pixel_values=pixels).last_hidden_state.mean(dim=(2, 3))
         torch.testing.assert_close(mean, F.normalize(want, dim=1))
+
+
+def test_hf_clip_gives_its_image_embedding(tmp_path):
+    folder = tmp_path / "clip"
+    small = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
+    config = transformers.CLIPConfig(
+        text_config={**small, "intermediate_size": 32, "vocab_size": 100},
+        vision_config={**small, "intermediate_size": 32, "image_size": 32, "patch_size": 8},
+        projection_dim=12,
+    )
+    torch.manual_seed(0)
+    transformers.CLIPModel(config).save_pretrained(folder)
+    transformers.CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(folder)
+    model = load_pretrained(f"hf:{folder}")
+    own = transformers.AutoModel.from_pretrained(folder).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():  # CLIP's image features: the projected pooled vision output
+        want = own.visual_projection(own.vision_model(pixel_values=x).pooler_output)
+        torch.testing.assert_close(model(x), F.normalize(want, dim=1))
+    assert model.out_dim == 12
