@@ -132,14 +132,43 @@ def _to_torch_csr(m: sp.csr_matrix, device: str) -> torch.Tensor:
         )
 
 
+#: columns of the dense block per sparse product on a CPU. A row of 𝒲 gathers rows of the
+#: block at random: once the block outgrows the caches (n × 230 floats is 184 MB at n = 200k)
+#: every gather misses, and a product over the whole block cost 0.56 s at 200k against 0.19 s
+#: in 64-column slices (0.057 vs 0.049 s at 60k): per nonzero the same at both sizes, so the
+#: eigenvectors' cost is linear in n again (benchmarks/RESULTS.md, issue 18).
+CPU_COLUMNS = 64
+
+
+def _column_slices(x: torch.Tensor) -> list[torch.Tensor]:
+    """``x`` as contiguous slices of CPU_COLUMNS columns on a CPU (whole on a GPU)."""
+    if x.device.type != "cpu" or x.shape[1] <= CPU_COLUMNS:
+        return [x]
+    return [x[:, j : j + CPU_COLUMNS].contiguous() for j in range(0, x.shape[1], CPU_COLUMNS)]
+
+
+def sparse_times(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """𝒲 x, in column slices on a CPU (:data:`CPU_COLUMNS`)."""
+    parts = [w @ part for part in _column_slices(x)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
 def chebyshev_filter(
     w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float
 ) -> torch.Tensor:
     """T_m((𝒲 - c)/e) x with c, e the centre and half-width of [low, high] (Zhou & Saad, Alg. 3.1).
 
     Components with eigenvalues in [low, high] stay bounded by 1; those above ``high`` grow
-    like cosh(m · acosh(y)). Three-term recurrence, one sparse product per degree.
+    like cosh(m · acosh(y)). Three-term recurrence, one sparse product per degree; columns are
+    independent, so on a CPU each slice of :data:`CPU_COLUMNS` runs the whole recurrence.
     """
+    parts = [_chebyshev_filter(w, part, degree, low, high) for part in _column_slices(x)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def _chebyshev_filter(
+    w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float
+) -> torch.Tensor:
     e = (high - low) / 2.0
     c = (high + low) / 2.0
     y = torch.addmm(x, w, x, beta=-c / e, alpha=1.0 / e)  # (𝒲 - c) x / e
@@ -200,7 +229,7 @@ def _chebyshev_subspace(
     x = torch.randn(n, block, generator=gen).to(device)
     x, _ = torch.linalg.qr(x)
     low = _lowest_eigenvalue_bound(w, n, gen)
-    theta = torch.linalg.eigvalsh(x.T @ (w @ x))
+    theta = torch.linalg.eigvalsh(x.T @ sparse_times(w, x))
     cut = float(theta.median())  # first filter: damp everything below the median Ritz value
     n_locked, converged, residual = 0, False, torch.full((block,), float("inf"))
     it = 0
@@ -208,7 +237,7 @@ def _chebyshev_subspace(
         active = chebyshev_filter(w, x[:, n_locked:], degree + (4 if it == 1 else 0), low, cut)
         x = torch.cat([x[:, :n_locked], active], dim=1)
         x, _ = torch.linalg.qr(x)
-        wx = w @ x  # (n, block)
+        wx = sparse_times(w, x)  # (n, block)
         theta, rot = torch.linalg.eigh(x.T @ wx)  # Rayleigh-Ritz, ascending
         theta, rot = theta.flip(0), rot.flip(1)
         x, wx = x @ rot, wx @ rot
