@@ -2,7 +2,6 @@
 DMT's Table 7 (nearest neighbour, prototypes, soft k-means, propagation)."""
 
 from .classifiers import (
-    BASELINES,
     evaluate,
     nearest_neighbour,
     propagation,
@@ -13,7 +12,6 @@ from .classifiers import (
 from .episodes import Episode, EpisodeSpec, labeled_part, mean_and_interval, sample_episodes
 
 __all__ = [
-    "BASELINES",
     "Episode",
     "EpisodeSpec",
     "evaluate",

@@ -23,8 +23,6 @@ from ..errors import DataWarning
 from ..propagation import make_propagator
 from .episodes import Episode
 
-BASELINES = ("nearest-neighbour", "prototypes", "soft-kmeans")
-
 
 def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """‖a_i − b_j‖² for every pair of rows."""

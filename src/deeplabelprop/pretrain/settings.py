@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from .._params import Interval, Options
 from ..config import setting
+from ..models.pretrained import POOLINGS
 
 SOURCES = ("instance", "nca", "bootstrap", "checkpoint", "pretrained", "none")
-POOLINGS = ("auto", "cls", "pooled", "mean")  # as models.pretrained.POOLINGS
 OBJECTIVES = ("memory-bank", "two-view")
 
 
