@@ -293,9 +293,10 @@ def test_embed_a_folder_killed_and_rerun_is_the_uninterrupted_file(dino, tmp_pat
     parts = tmp_path / ".f.npz.parts"
     assert sorted(p.name for p in parts.glob("chunk-*")) == ["chunk-000000.npy", "chunk-000001.npy"]
     assert not (tmp_path / "f.npz").exists()
-    counting = DiesAfter(model, -1)
-    embed_dataset(counting, data, tmp_path / "f.npz", batch_size=8, chunk_rows=24)
+    counting, stats = DiesAfter(model, -1), {}
+    embed_dataset(counting, data, tmp_path / "f.npz", batch_size=8, chunk_rows=24, stats=stats)
     assert counting.calls == 6  # 90 rows: the two chunks of 24 done before are not redone
+    assert stats == {"embedded": 42, "earlier": 48}
     assert not parts.exists()
     with np.load(tmp_path / "f.npz") as a, np.load(tmp_path / "whole.npz") as b:
         assert a.files == b.files

@@ -86,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
     if data is None:
         raise InputError(f"{args.dataset} has no test images; embed --split train")
     start = time.perf_counter()
+    stats: dict = {}
     features = embed_dataset(
         model,
         data,
@@ -96,12 +97,14 @@ def main(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         bfloat16=bfloat16,
         progress=sys.stderr.isatty(),
+        stats=stats,
     )
     seconds = time.perf_counter() - start
+    precision = " (bfloat16)" if bfloat16 else ""
+    resumed = f", {stats['earlier']} from an earlier run" if stats["earlier"] else ""
     print(
         f"embedded {features.shape[0]} images of {data.name} ({args.split}) with {args.model}: "
-        f"{features.shape[1]} dimensions, {features.shape[0] / seconds:.1f} images/s on {device}"
-        f"{' (bfloat16)' if bfloat16 else ''}; "
-        f"wrote {args.output}"
+        f"{features.shape[1]} dimensions, {stats['embedded'] / seconds:.1f} images/s on "
+        f"{device}{precision}{resumed}; wrote {args.output}"
     )
     return 0

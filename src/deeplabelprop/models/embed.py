@@ -118,12 +118,14 @@ def embed_dataset(
     chunk_rows: int = 4096,
     bfloat16: bool = False,
     progress: bool = False,
+    stats: dict | None = None,
 ) -> np.ndarray:
     """Embed every image of ``data`` with ``model`` into ``out``: an ``.npz`` of ``features``,
     ``labels`` (-1 unknown), ``classes``, ``paths`` (for files) and ``model`` (the spec), or an
     ``.npy`` of the features alone. Chunks of ``chunk_rows`` are kept beside ``out`` until the
     end, so a killed run continues where it stopped and gives the same file (``bfloat16``: see
-    :func:`embed_rows`). Returns the features."""
+    :func:`embed_rows`). Returns the features; ``stats`` (a dict, when given) gets the rows
+    embedded now and those read back from an earlier run's chunks."""
     out = Path(out).expanduser()
     if out.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"-o {out}: write .npz (features with labels and paths) or .npy")
@@ -147,6 +149,11 @@ def embed_dataset(
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc=f"embedding with {model.spec}", unit="image", leave=False)
+    earlier = sum(
+        rows.size for i, rows in enumerate(chunks) if (parts / f"chunk-{i:06d}.npy").is_file()
+    )
+    if earlier:
+        logger.info("continuing an earlier embedding: %d of %d images were done", earlier, n)
     for i, rows in enumerate(chunks):
         part = parts / f"chunk-{i:06d}.npy"
         if part.is_file():
@@ -181,4 +188,6 @@ def embed_dataset(
             arrays["paths"] = np.asarray(data.paths, dtype=str)
         save_npz(out, **arrays)
     shutil.rmtree(parts)
+    if stats is not None:
+        stats.update(embedded=n - earlier, earlier=earlier)
     return features
