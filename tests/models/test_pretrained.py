@@ -264,7 +264,7 @@ def test_our_encoder_and_the_identity_head(tmp_path):
 
 
 class Killed(Exception):
-    pass
+    """Raised by :class:`DiesAfter` in place of a killed process."""
 
 
 class DiesAfter(torch.nn.Module):
