@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from common import balanced_split, fashion_pca, machine
 
-from deeplabelprop import make_propagator
+from deeplabelprop import propagate
 from deeplabelprop.pretrain.run import PretrainConfig, run_pretraining
 
 PROPAGATORS = {
@@ -38,7 +38,7 @@ def propagation_table(features: np.ndarray, truth: np.ndarray, seeds) -> dict:
             y = balanced_split(truth, 100, seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = make_propagator(method, **params).propagate(features, y)
+                r = propagate(features, y, method, calibration="none", **params)
             accs.append(float(np.mean(r.labels[y < 0] == truth[y < 0])))
         out[name] = (100 * np.mean(accs), 100 * np.std(accs))
     return out

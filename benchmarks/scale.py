@@ -86,12 +86,12 @@ def main() -> None:
         f"data: {x.shape} float32, {int((y >= 0).sum())} labeled, generated in {time.perf_counter() - t:.1f} s, "
         f"peak {peak_gb():.2f} GB so far"
     )
-    from deeplabelprop.propagation import Diffusion
+    from deeplabelprop import propagate
 
     t = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = Diffusion(n_neighbors=args.k, exact=False).propagate(x, y)
+        result = propagate(x, y, "diffusion", n_neighbors=args.k, exact=False)
     total = time.perf_counter() - t
     unl = y < 0
     print(

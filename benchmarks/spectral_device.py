@@ -19,7 +19,7 @@ import numpy as np
 from common import machine
 from scale import make_data
 
-from deeplabelprop.propagation import make_propagator
+from deeplabelprop import propagate
 
 
 def main() -> None:
@@ -32,9 +32,8 @@ def main() -> None:
     x, truth, y = make_data(args.n)
     results, labels = {}, {}
     for device in args.devices:
-        spectral = make_propagator("spectral", n_components=args.eta, device=device)
         start = time.perf_counter()
-        r = spectral.propagate(x, y)
+        r = propagate(x, y, "spectral", calibration="none", n_components=args.eta, device=device)
         seconds = time.perf_counter() - start
         labels[device] = r.labels
         unl = y < 0

@@ -26,7 +26,7 @@ from deeplabelprop.data import ImageStream, ShiftFlip
 from deeplabelprop.errors import InputError
 from deeplabelprop.models import build_model
 from deeplabelprop.pretrain.tasks import InstanceDiscrimination
-from deeplabelprop.propagation import make_propagator
+from deeplabelprop.propagation import Pipeline
 from deeplabelprop.train import TrainConfig, load_checkpoint, train
 from deeplabelprop.train.llp_task import LLPTask
 from tests.conftest import blocks as block_images
@@ -307,13 +307,13 @@ def _train_with_a_bank(kind: str, out: Path) -> None:
         labels = np.full(96, -1)
         labels[:9] = truth[:9]
         net = build_model("small-cnn-gn", 1, n_classes=3, embedding_dim=16, width=8)
-        local = make_propagator("local", n_density=5, n_voters=3)
+        local = Pipeline("local", params={"n_density": 5, "n_voters": 3})
         task = LLPTask(
             stream,
             labels,
             3,
             stream.embed(net).numpy(),
-            lambda bank: local.propagate(bank, labels, 3),
+            lambda bank: local.run(bank, labels, 3, calibrate=False),
         )
     else:
         net = build_model("small-cnn-gn", 1, embedding_dim=16, width=8)

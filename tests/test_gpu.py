@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from deeplabelprop import propagate
 from deeplabelprop.data import InstanceAugment, ShiftFlip
 from deeplabelprop.graph import l2_normalize
-from deeplabelprop.propagation import make_propagator
 from deeplabelprop.train import TrainConfig, train
 from deeplabelprop.train.precision import native_bfloat16
 from tests.train.test_loop import KillAtEpoch, Killed, make
@@ -51,8 +51,8 @@ def test_propagation_on_the_gpu_agrees_with_the_cpu(method):
     x = l2_normalize(centers[truth] + 0.3 * rng.normal(size=(3000, 16)))
     y = np.full(3000, -1)
     y[:50] = truth[:50]
-    cpu = make_propagator(method, device="cpu").propagate(x, y, 5)
-    gpu = make_propagator(method, device="cuda").propagate(x, y, 5)
+    cpu = propagate(x, y, method, 5, device="cpu")
+    gpu = propagate(x, y, method, 5, device="cuda")
     assert np.mean(cpu.labels == gpu.labels) > 0.999
     np.testing.assert_allclose(gpu.probabilities, cpu.probabilities, atol=1e-4)
 

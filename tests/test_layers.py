@@ -21,6 +21,7 @@ BASE = {
     "atomic",
     "config",
     "distributed",
+    "fingerprint",
 }
 LAYERS = [
     "base",

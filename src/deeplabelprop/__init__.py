@@ -7,7 +7,7 @@ scikit-learn estimator.
 
 from .errors import InputError
 from .estimator import LabelPropagator
-from .propagation import PROPAGATORS, PropagationResult, make_propagator
+from .propagation import PROPAGATORS, Pipeline, PropagationResult, make_propagator
 
 __version__ = "0.1.0"
 
@@ -15,6 +15,7 @@ __all__ = [
     "PROPAGATORS",
     "InputError",
     "LabelPropagator",
+    "Pipeline",
     "PropagationResult",
     "make_propagator",
     "propagate",
@@ -29,21 +30,26 @@ def propagate(
     n_classes: int | None = None,
     *,
     calibration: str = "auto",
+    weight: str = "own",
+    random_state: int = 0,
+    graph=None,
     **params,
 ) -> PropagationResult:
-    """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d) with the named method.
+    """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d) with the named method:
+    ``Pipeline(method, weight, params, calibration).run(...)``.
 
-    ``confidence`` is calibrated (the probability that each pseudo label is right, fitted on
-    held-out labels, by the map the method declares unless ``calibration`` names one;
-    ``calibration="none"`` keeps the method's own); size parameters left at
-    their default are fitted to the data.
+    ``confidence`` is the probability that each pseudo label is right, calibrated on held-out
+    labels (by the map the method declares unless ``calibration`` names one;
+    ``calibration="none"`` leaves the top class probability); ``out_of_fold`` holds each given
+    label's class when it was hidden, ``estimated_accuracy`` the expected accuracy with its
+    interval. Size parameters left at their default are fitted to the data. ``graph``: a file
+    to keep the prepared graph in and reuse it from (a new round of labels costs one solve).
 
     >>> import numpy as np
     >>> x = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])
     >>> propagate(x, np.array([0, -1, 1, -1]), method="knn-vote").labels.tolist()
     [0, 0, 1, 1]
     """
-    from .propagation.calibration import propagate_calibrated
-
-    propagator = make_propagator(method, n_samples=len(labels), **params)
-    return propagate_calibrated(propagator, features, labels, n_classes, method=calibration)
+    pipeline = Pipeline(method, weight, params, calibration)
+    pipeline.validate(prefix="")
+    return pipeline.run(features, labels, n_classes, seed=random_state, graph=graph)

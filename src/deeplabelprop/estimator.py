@@ -14,16 +14,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._labels import encode_labels, unlabeled_mask
-from ._params import Options
 from .errors import InputError
 from .graph import knn_search, l2_normalize
-from .propagation import PropagationResult, get_propagator_class, make_propagator, methods_taking
-from .propagation.calibration import CALIBRATIONS, propagate_calibrated
-
-CALIBRATION = Options(CALIBRATIONS)
-
-# estimator parameters forwarded to the propagator when it takes them (None = its default)
-_FORWARDED = ("n_neighbors", "alpha", "gamma", "tau", "max_iter", "tol", "backend", "device")
+from .propagation import Pipeline, PropagationResult, get_propagator_class, methods_taking
+from .propagation.parameters import PARAMETERS
 
 
 class LabelPropagator(ClassifierMixin, BaseEstimator):
@@ -106,47 +100,43 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
-    def _propagator(self, n_samples: int):
+    def _pipeline(self) -> Pipeline:
+        """The pipeline of these settings: ``method_params`` plus every parameter of the one
+        table (:mod:`deeplabelprop.propagation.parameters`) this estimator has and sets."""
         fields = {f.name for f in dataclasses.fields(get_propagator_class(self.method))}
         params = dict(self.method_params or {})
-        for name in _FORWARDED:
-            value = getattr(self, name)
+        for parameter in PARAMETERS:
+            value = getattr(self, parameter.name, None)
             if value is None:
                 continue
-            if name not in fields:
-                takers = ", ".join(methods_taking(name)) or "no method"
+            if parameter.name not in fields:
+                takers = ", ".join(methods_taking(parameter.name)) or "no method"
                 raise InputError(
-                    f"method {self.method!r} does not take {name} ({takers} take it); leave it None"
+                    f"method {self.method!r} does not take {parameter.name} ({takers} take it); "
+                    "leave it None"
                 )
-            params[name] = value
-        if "random_state" in fields:
-            params["random_state"] = self.random_state
-        # defaults (not explicit values) are fitted to a small data set, as everywhere
-        return make_propagator(self.method, n_samples=n_samples, **params)
+            params[parameter.name] = value
+        pipeline = Pipeline(self.method, params=params, calibration=self.calibration)
+        pipeline.validate(prefix="")
+        return pipeline
 
     def fit(self, X, y):
         """Propagate the labels of ``y`` (``unlabeled`` marks the rest) over ``X`` (n, d)."""
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         y = column_or_1d(y, warn=True)
         if y.shape[0] != X.shape[0]:
             raise InputError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows")
         y_int, self.classes_ = encode_labels(y, self.unlabeled)
         check_classification_targets(y[y_int >= 0])
-        CALIBRATION.check("calibration", self.calibration)
-        result: PropagationResult = propagate_calibrated(
-            self._propagator(X.shape[0]),
-            X,
-            y_int,
-            len(self.classes_),
-            method=self.calibration,
-            seed=self.random_state,
+        result: PropagationResult = self._pipeline().run(
+            X, y_int, len(self.classes_), seed=self.random_state
         )
         self.result_ = result
         self.transduction_ = self.classes_[result.labels]
         self.label_distributions_ = result.probabilities
         self.confidence_ = result.confidence
         self.n_iter_ = result.n_iter
-        self._fit_unit = l2_normalize(X.astype(np.float32))
+        self._fit_unit = l2_normalize(X)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -156,10 +146,10 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         Exact search, so each row's answer depends on that row alone.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
         fitted = self._fit_unit
         k = min(self.predict_neighbors, fitted.shape[0])
-        sims, idx = knn_search(l2_normalize(X.astype(np.float32)), fitted, k, backend="faiss")
+        sims, idx = knn_search(l2_normalize(X), fitted, k, backend="faiss")
         w = np.clip(sims.astype(np.float64), 0.0, None) ** 3  # (m, k)
         w[w.sum(axis=1) == 0] = 1.0
         proba = np.einsum("mk,mkc->mc", w, self.label_distributions_[idx]) / w.sum(

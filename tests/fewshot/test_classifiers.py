@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+from deeplabelprop import propagate
 from deeplabelprop.errors import DataWarning
 from deeplabelprop.fewshot import (
     EpisodeSpec,
@@ -17,7 +18,6 @@ from deeplabelprop.fewshot import (
     sample_episodes,
     soft_kmeans,
 )
-from deeplabelprop.propagation import make_propagator
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_propagation_is_the_method_over_shots_pool_and_queries(episode):
     f, ep = episode
     stacked = np.concatenate([f[ep.shots], f[ep.pool], f[ep.queries]])
     y = np.r_[ep.shot_labels, np.full(ep.pool.size + ep.queries.size, -1)]
-    result = make_propagator("diffusion", n_samples=y.size, n_neighbors=5).propagate(stacked, y, 3)
+    result = propagate(stacked, y, "diffusion", 3, calibration="none", n_neighbors=5)
     got = propagation("diffusion", n_neighbors=5)(f, ep)
     assert np.array_equal(got, result.labels[-ep.queries.size :])
 

@@ -4,14 +4,10 @@ probability that a pseudo label is right, where that probability is known by con
 import numpy as np
 import pytest
 
-from deeplabelprop import make_propagator
+from deeplabelprop import propagate
 from deeplabelprop.evaluate import auroc, expected_calibration_error
-from deeplabelprop.propagation.calibration import (
-    apply_temperature,
-    fit_temperature,
-    label_folds,
-    propagate_calibrated,
-)
+from deeplabelprop.propagation import get_propagator_class, label_folds
+from deeplabelprop.propagation.calibration import apply_temperature, fit_temperature
 
 
 def overlapping_gaussians(n=3000, n_labeled=150, mu=1.0, seed=0):
@@ -35,13 +31,13 @@ def right(posterior, pseudo):
 @pytest.mark.parametrize("method", ["diffusion", "knn-vote", "harmonic"])
 def test_calibrated_confidence_tracks_the_bayes_posterior(method):
     x, truth, labels, posterior = overlapping_gaussians()
-    p = make_propagator(method, n_samples=len(x))
-    raw = p.propagate(x, labels)
-    cal = propagate_calibrated(p, x, labels)  # the method's own map: temperature or Platt
+    raw = propagate(x, labels, method, calibration="none")
+    cal = propagate(x, labels, method)  # the method's own map: temperature or Platt
     unl = labels < 0
     correct = cal.labels[unl] == truth[unl]
     assert np.array_equal(cal.labels, raw.labels)  # calibration never changes a pseudo label
-    ece_raw = expected_calibration_error(raw.confidence[unl], correct)
+    # the baseline: the paper's confidence (now only a training weight)
+    ece_raw = expected_calibration_error(raw.weights[unl], correct)
     ece_cal = expected_calibration_error(cal.confidence[unl], correct)
     # the probability of being right is known: calibrated, the confidence is close to it
     truly = right(posterior, cal.labels)[unl]
@@ -49,7 +45,8 @@ def test_calibrated_confidence_tracks_the_bayes_posterior(method):
     assert np.abs(cal.confidence[unl] - truly).mean() < 0.11
     assert np.corrcoef(cal.confidence[unl], truly)[0, 1] > 0.65
     info = cal.info["calibration"]
-    assert info["held_out"] == 150 and info["method"] == p.calibration
+    assert info["held_out"] == 150 and info["method"] == get_propagator_class(method).calibration
+    assert cal.calibrated and not raw.calibrated
     np.testing.assert_allclose(cal.probabilities.sum(1), 1.0)
     assert (cal.confidence[~unl] == 1).all()
 
@@ -81,14 +78,17 @@ def test_temperature_is_the_maximum_likelihood_one():
     assert nll(t) <= min(nll(t * 0.9), nll(t * 1.1)) and 1.5 < t < 2.7
 
 
-def test_one_label_per_class_warns_and_keeps_the_own_confidence():
+def test_one_label_per_class_warns_and_gives_the_top_probability():
+    """Issue 27: confidence is never the paper's weight and never NaN; uncalibrated, it is the
+    method's top class probability, marked calibrated = False."""
     x, _, labels, _ = overlapping_gaussians(n=200)  # noqa: F841
     one = np.full_like(labels, -1)
     one[[np.flatnonzero(labels == c)[0] for c in (0, 1)]] = [0, 1]
-    p = make_propagator("diffusion", n_samples=200)
     with pytest.warns(UserWarning, match="single label: no label can be held out"):
-        r = propagate_calibrated(p, x, one)
-    np.testing.assert_array_equal(r.confidence, p.propagate(x, one).confidence)
+        r = propagate(x, one, "diffusion")
+    assert not r.calibrated and r.out_of_fold is None and r.estimated_accuracy is None
+    np.testing.assert_array_equal(r.confidence, r.probabilities.max(axis=1))
+    assert not np.allclose(r.confidence[one < 0], r.weights[one < 0])  # ω is not a probability
 
 
 def test_ece_and_auroc_against_their_definitions():
@@ -108,3 +108,48 @@ def test_ece_and_auroc_against_their_definitions():
     pairs = [(a > b) + 0.5 * (a == b) for a in conf[correct] for b in conf[~correct]]
     assert auroc(conf, correct) == pytest.approx(np.mean(pairs))
     assert auroc(conf, np.ones(500, bool)) == 0.5
+
+
+@pytest.mark.parametrize("method", ["diffusion", "spectral", "knn-vote", "local", "harmonic"])
+def test_out_of_fold_equals_hiding_each_fold_and_propagating_again(method):
+    """Issue 27: the batched held-out solves (only the held-out rows, float32 CG for the main
+    solve's iterations) give what a separate propagation with the fold hidden gives."""
+    x, _, labels, _ = overlapping_gaussians(n=600, n_labeled=60, seed=4)
+    params = {
+        "spectral": {"eigen_method": "dense", "n_components": 30},
+        # solved to convergence: the held-out solves run as many iterations in float32
+        "diffusion": {"tol": 1e-7, "max_iter": 500},
+        "harmonic": {"tol": 1e-7, "max_iter": 2000},
+    }.get(method, {})
+    result = propagate(x, labels, method, calibration="platt", **params)
+    oof = result.out_of_fold
+    folds = label_folds(labels, 10, 0)
+    assert sorted(oof.index.tolist()) == sorted(np.concatenate(folds).tolist())
+    for fold in folds:
+        hidden = labels.copy()
+        hidden[fold] = -1
+        alone = propagate(x, hidden, method, n_classes=2, calibration="none", **params)
+        at = np.searchsorted(oof.index, fold)
+        # platt keeps the class probabilities, so they are the raw held-out ones
+        np.testing.assert_allclose(oof.probabilities[at], alone.probabilities[fold], atol=2e-4)
+    assert (oof.given == labels[oof.index]).all()
+    np.testing.assert_allclose(
+        oof.margin,
+        oof.probabilities.max(1) - oof.probabilities[np.arange(oof.index.size), oof.given],
+    )
+
+
+def test_estimated_accuracy_covers_the_truth():
+    """Issue 25 item 4: the mean calibrated confidence estimates the accuracy on the unlabeled
+    rows; its interval (Wilson's, on the held-out count) contains the true accuracy."""
+    x, truth, labels, _ = overlapping_gaussians(n=3000, n_labeled=150, seed=7)
+    r = propagate(x, labels, "diffusion")
+    unl = labels < 0
+    est = r.estimated_accuracy
+    true = np.mean(r.labels[unl] == truth[unl])
+    assert est.low <= true <= est.high and est.n_held_out == 150
+    assert est.value == pytest.approx(r.confidence[unl].mean())
+    assert abs(est.value - true) < 0.03
+    for k in (0, 1):
+        mine = unl & (r.labels == k)
+        assert est.per_class_low[k] <= np.mean(truth[mine] == k) <= est.per_class_high[k]

@@ -6,8 +6,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 from sklearn.exceptions import ConvergenceWarning
 
+from deeplabelprop import propagate
 from deeplabelprop.graph import knn_graph
-from deeplabelprop.propagation import Diffusion, conjugate_gradient, diffuse, label_matrix
+from deeplabelprop.propagation import conjugate_gradient, diffuse, label_matrix
 
 
 def test_cg_matches_direct_solve_per_column():
@@ -43,7 +44,16 @@ def test_label_matrix_is_class_normalised():
 
 def test_diffusion_scores_are_clipped_exact_solution(blobs):
     x, truth, labels = blobs
-    r = Diffusion(n_neighbors=10, alpha=0.99, max_iter=1000, tol=1e-12).propagate(x, labels)
+    r = propagate(
+        x,
+        labels,
+        "diffusion",
+        calibration="none",
+        n_neighbors=10,
+        alpha=0.99,
+        max_iter=1000,
+        tol=1e-12,
+    )
     g = knn_graph(x, 10)
     a = sp.identity(len(x), format="csc") - 0.99 * g.normalized.tocsc()
     y = label_matrix(labels, 3)
@@ -55,12 +65,14 @@ def test_diffusion_scores_are_clipped_exact_solution(blobs):
 
 def test_two_moons_follow_the_manifold(moons):
     x, truth, labels = moons
-    r = Diffusion(n_neighbors=10).propagate(x, labels)
+    r = propagate(x, labels, "diffusion", calibration="none", n_neighbors=10)
     assert (r.labels == truth).mean() > 0.95
 
 
 def test_paper_truncation_warns_when_not_converged(blobs):
     x, _, labels = blobs
     with pytest.warns(ConvergenceWarning, match="raise max_iter"):
-        r = Diffusion(n_neighbors=10, max_iter=1, tol=1e-9).propagate(x, labels)
+        r = propagate(
+            x, labels, "diffusion", calibration="none", n_neighbors=10, max_iter=1, tol=1e-9
+        )
     assert not r.converged and r.n_iter == 1

@@ -7,16 +7,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deeplabelprop import PROPAGATORS, InputError, make_propagator
+from deeplabelprop import PROPAGATORS, InputError, Pipeline
 from deeplabelprop.propagation import parameter_names
 
 
-def build(method, n_samples, **params):
-    """The method at its defaults (size parameters fitted to ``n_samples``), exact where it can
-    be (so comparisons are not limited by a solver tolerance)."""
+def build(method, **params):
+    """The pipeline of the method at its defaults (size parameters fitted to the data),
+    exact where it can be (so comparisons are not limited by a solver tolerance)."""
     if "eigen_method" in parameter_names(method):
         params.setdefault("eigen_method", "dense")
-    return make_propagator(method, n_samples=n_samples, **params)
+    return Pipeline(method, params=params)
 
 
 def check_result(r, labels, n_classes):
@@ -36,7 +36,7 @@ def check_result(r, labels, n_classes):
 @pytest.mark.parametrize("method", sorted(PROPAGATORS))
 def test_invariants_and_accuracy_on_blobs(method, blobs):
     x, truth, labels = blobs
-    r = build(method, len(x)).propagate(x, labels)
+    r = build(method).run(x, labels)
     check_result(r, labels, 3)
     assert (r.labels == truth).mean() > 0.9
 
@@ -45,8 +45,8 @@ def test_invariants_and_accuracy_on_blobs(method, blobs):
 def test_permutation_equivariance(method, blobs):
     x, _, labels = blobs
     perm = np.random.default_rng(5).permutation(len(x))
-    a = build(method, len(x)).propagate(x, labels)
-    b = build(method, len(x)).propagate(x[perm], labels[perm])
+    a = build(method).run(x, labels)
+    b = build(method).run(x[perm], labels[perm])
     np.testing.assert_array_equal(a.labels[perm], b.labels)
     np.testing.assert_allclose(a.probabilities[perm], b.probabilities, atol=1e-6)
 
@@ -54,17 +54,17 @@ def test_permutation_equivariance(method, blobs):
 @pytest.mark.parametrize("method", sorted(PROPAGATORS))
 def test_bad_labels_are_clear_errors(method, blobs):
     x, _, labels = blobs
-    p = build(method, len(x))
+    p = build(method)
     with pytest.raises(InputError, match="no labeled point"):
-        p.propagate(x, np.full(len(x), -1))
+        p.run(x, np.full(len(x), -1))
     with pytest.raises(InputError, match="out of range"):
-        p.propagate(x, np.where(labels == 0, -2, labels))
+        p.run(x, np.where(labels == 0, -2, labels))
     with pytest.raises(InputError, match="class 3 has no labeled example"):
-        p.propagate(x, labels, n_classes=5)
+        p.run(x, labels, n_classes=5)
     with pytest.raises(InputError, match="entries but features have"):
-        p.propagate(x, labels[:-1])
+        p.run(x, labels[:-1])
     with pytest.raises(InputError, match="NaN"):
-        p.propagate(np.where(np.arange(len(x))[:, None] == 7, np.nan, x), labels)
+        p.run(np.where(np.arange(len(x))[:, None] == 7, np.nan, x), labels)
 
 
 @st.composite
@@ -98,5 +98,5 @@ def degenerate_problem(draw):
 @given(problem=degenerate_problem())
 def test_degenerate_inputs_give_valid_results(method, problem):
     x, labels, n_classes = problem
-    r = build(method, len(x)).propagate(x, labels, n_classes)
+    r = build(method).run(x, labels, n_classes)
     check_result(r, labels, n_classes)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from deeplabelprop import propagate
 from deeplabelprop.graph import l2_normalize
-from deeplabelprop.propagation import LocalPropagation, labeled_log_density, local_votes
+from deeplabelprop.propagation import labeled_log_density, local_votes
 
 
 def loop_reference(x, labels, n_classes, tau, k, t, density=True):
@@ -67,7 +68,7 @@ def test_chunked_equals_unchunked(blobs):
 
 def test_local_propagator_confidence_is_top_probability(blobs):
     x, truth, labels = blobs
-    r = LocalPropagation(n_voters=3, n_density=5).propagate(x, labels)
+    r = propagate(x, labels, "local", calibration="none", n_voters=3, n_density=5)
     u = labels < 0
     np.testing.assert_allclose(r.confidence[u], r.probabilities[u].max(axis=1))
     assert (r.labels == truth).mean() > 0.95

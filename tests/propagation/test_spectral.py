@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from deeplabelprop import propagate
 from deeplabelprop.graph import knn_graph, laplacian_eigenpairs
-from deeplabelprop.propagation import Spectral, spectral_basis, spectral_vote
+from deeplabelprop.propagation import spectral_basis, spectral_vote
 
 
 def dense_w_prime(graph, eta, f):
@@ -38,7 +39,7 @@ def test_vote_equals_dense_formula(name, f):
 
 def test_spectral_propagator_on_blobs(blobs):
     x, truth, labels = blobs
-    r = Spectral(n_neighbors=10, n_components=20).propagate(x, labels)
+    r = propagate(x, labels, "spectral", calibration="none", n_neighbors=10, n_components=20)
     assert (r.labels == truth).mean() > 0.95
     assert r.info["eigenvalues"].shape == (20,)
 
@@ -51,8 +52,14 @@ def test_disconnected_graph_votes_by_component(spectral_filter):
     )
     labels = np.full(80, -1)
     labels[0], labels[40] = 0, 1
-    r = Spectral(n_neighbors=5, n_components=10, spectral_filter=spectral_filter).propagate(
-        x, labels
+    r = propagate(
+        x,
+        labels,
+        "spectral",
+        calibration="none",
+        n_neighbors=5,
+        n_components=10,
+        spectral_filter=spectral_filter,
     )
     assert np.isfinite(r.scores).all()
     assert (r.labels[:40] == 0).all() and (r.labels[40:] == 1).all()

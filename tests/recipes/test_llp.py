@@ -10,7 +10,7 @@ import torch
 from deeplabelprop import InputError
 from deeplabelprop.cli import main
 from deeplabelprop.data import ImageStream, ShiftFlip
-from deeplabelprop.propagation import Diffusion, PropagateSettings, PropagationResult
+from deeplabelprop.propagation import Pipeline, PropagationResult
 from deeplabelprop.recipes import run_llp
 from deeplabelprop.train import llp_task as task_module
 from deeplabelprop.train import load_checkpoint
@@ -112,8 +112,8 @@ def test_labeled_rows_in_every_batch(dataset, tmp_path):
         labeled_per_batch=4,
     )
     bank = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
-    settings = PropagateSettings("local", params={"n_voters": 2, "n_density": 4})
-    task = LLPTask(stream, y, 3, bank, lambda b: settings.propagate(b, y, 3))
+    settings = Pipeline("local", params={"n_voters": 2, "n_density": 4})
+    task = LLPTask(stream, y, 3, bank, lambda b: settings.run(b, y, 3))
     batches = [b.index.numpy() for b in task.batches(0)]
     assert len(batches) == task.steps_per_epoch == 300 // 32  # the uniform sampler's step count
     for b in batches:  # 4 labeled rows, then 28 unlabeled ones
@@ -130,7 +130,9 @@ def test_a_global_propagator_on_the_bank(dataset, tmp_path):
     out = tmp_path / "run"
     run_llp(config(dataset, propagate={"method": "diffusion", "n_neighbors": 5}), out)
     y = np.load(out / "labels.npz")["given"]
-    expected = Diffusion(n_neighbors=5).propagate(np.load(out / "metric" / "features.npy"), y, 3)
+    expected = Pipeline("diffusion", params={"n_neighbors": 5}).run(
+        np.load(out / "metric" / "features.npy"), y, 3, calibrate=False
+    )
     saved, _, _ = PropagationResult.load(out / "llp" / "pseudo" / "epoch_000.npz")
     np.testing.assert_array_equal(saved.labels, expected.labels)
     np.testing.assert_allclose(

@@ -8,6 +8,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from deeplabelprop import propagate
 from deeplabelprop.cli import main
 from deeplabelprop.data import ImageStream, ShiftFlip, load_dataset
 from deeplabelprop.models import build_model
@@ -15,7 +16,6 @@ from deeplabelprop.propagation import (
     PropagationResult,
     class_balance_weights,
     entropy_weight,
-    make_propagator,
 )
 from deeplabelprop.recipes import load_recipe, run_lpdssl
 from deeplabelprop.train import load_checkpoint
@@ -87,7 +87,7 @@ def test_epoch_pseudo_labels_are_the_diffusion_of_stage_one(dataset, tmp_path):
     y = np.load(out / "labels.npz")["given"]
     with warnings.catch_warnings():  # 20 CG iterations may stop above the tolerance
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = make_propagator("diffusion", n_neighbors=10, max_iter=20).propagate(v, y, 3)
+        ref = propagate(v, y, "diffusion", 3, calibration="none", n_neighbors=10, max_iter=20)
     saved, _, _ = PropagationResult.load(out / "iterative" / "pseudo" / "epoch_000.npz")
     assert np.array_equal(saved.labels, ref.labels)
     unl = y < 0

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from deeplabelprop.data import ImageStream, ShiftFlip, load_dataset
 from deeplabelprop.evaluate.metrics import nearest_neighbor_accuracy
 from deeplabelprop.models import build_model
-from deeplabelprop.propagation import PropagateSettings
+from deeplabelprop.propagation import Pipeline
 from deeplabelprop.propagation.local import labeled_log_density, local_votes
 from deeplabelprop.train.aggregation import aggregation_loss
 from deeplabelprop.train.llp_task import LLPTask
@@ -58,9 +58,9 @@ def digits_task():
 
 def make_task(digits_task, weight="own", **kw):
     d, y, stream, bank = digits_task
-    settings = PropagateSettings("local", weight, {"n_voters": 5, "n_density": 8})
+    settings = Pipeline("local", weight, {"n_voters": 5, "n_density": 8})
     return LLPTask(
-        stream, y, 10, bank, lambda b: settings.propagate(b, y, 10), truth=d.labels[:200], **kw
+        stream, y, 10, bank, lambda b: settings.run(b, y, 10), truth=d.labels[:200], **kw
     )
 
 

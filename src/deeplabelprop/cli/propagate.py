@@ -12,24 +12,12 @@ import numpy as np
 from .._labels import encode_labels
 from ..data.arrays import load_feature_paths, load_features, load_labels
 from ..errors import InputError
-from ..propagation import PROPAGATORS, PropagateSettings, PropagationResult
+from ..propagation import PROPAGATORS, Pipeline, PropagationResult
+from ..propagation.calibration import CALIBRATIONS
+from ..propagation.parameters import PARAMETERS
 
 NAME = "propagate"
 HELP = "pseudo labels and confidence for every row of FEATURES"
-
-# generic flags -> propagator parameter names; a flag the method does not take is an error
-FLAG_PARAMS = {
-    "k": "n_neighbors",
-    "alpha": "alpha",
-    "gamma": "gamma",
-    "tau": "tau",
-    "eta": "n_components",
-    "max_iter": "max_iter",
-    "tol": "tol",
-    "backend": "backend",
-    "device": "device",
-    "seed": "random_state",
-}
 
 
 def _parse_value(text: str):
@@ -63,19 +51,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--calibration",
         default="auto",
-        choices=["auto", "temperature", "platt", "none"],
+        choices=list(CALIBRATIONS),
         help="how confidence becomes P(pseudo label is right), fitted on held-out labels",
     )
-    p.add_argument("--k", type=int, help="neighbours in the kNN graph (n_neighbors)")
-    p.add_argument("--alpha", type=float, help="diffusion / spectral filter α in [0, 1)")
-    p.add_argument("--gamma", type=float, help="power affinity exponent γ")
-    p.add_argument("--tau", type=float, help="temperature τ of exp(s/τ)")
-    p.add_argument("--eta", type=int, help="spectral: number of eigenvectors η")
-    p.add_argument("--max-iter", dest="max_iter", type=int, help="solver iterations")
-    p.add_argument("--tol", type=float, help="solver tolerance")
-    p.add_argument("--backend", choices=["auto", "faiss", "torch"], help="kNN backend")
-    p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    p.add_argument("--seed", type=int, help="random_state")
+    for parameter in PARAMETERS:  # the one table of short names (a method that does not take
+        p.add_argument(  # one it is given refuses it)
+            f"--{parameter.flag}",
+            dest=parameter.name,
+            type=parameter.type,
+            choices=parameter.choices,
+            help=parameter.help,
+        )
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and of random_state")
+    p.add_argument(
+        "--graph",
+        type=Path,
+        help="keep the prepared kNN graph in this file and reuse it while the features and "
+        "graph settings are the same (a new round of labels then costs one solve)",
+    )
     p.add_argument(
         "--param",
         "-p",
@@ -97,9 +90,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def method_params(args: argparse.Namespace) -> dict:
     params = {
-        name: getattr(args, flag)
-        for flag, name in FLAG_PARAMS.items()
-        if getattr(args, flag) is not None
+        parameter.name: getattr(args, parameter.name)
+        for parameter in PARAMETERS
+        if getattr(args, parameter.name) is not None
     }
     for key, value in args.param:
         params[key] = value
@@ -120,6 +113,7 @@ def summary(result: PropagationResult, classes: np.ndarray, elapsed: dict) -> st
         f"{int(result.labeled.sum())} labeled, {int(unl.sum())} pseudo-labeled; mean confidence "
         f"{mean}; solver: {result.n_iter} iteration(s), converged={result.converged}"
     )
+    lines.append(accuracy_line(result))
     width = max(5, max(len(str(c)) for c in classes))
     lines.append(f"{'class':>{width}} {'labeled':>8} {'pseudo':>8} {'mean conf':>9}")
     for code, name in enumerate(classes):
@@ -132,6 +126,20 @@ def summary(result: PropagationResult, classes: np.ndarray, elapsed: dict) -> st
     return "\n".join(lines)
 
 
+def accuracy_line(result: PropagationResult) -> str:
+    """The estimated accuracy of the pseudo labels with its interval, or why there is none."""
+    est = result.estimated_accuracy
+    if est is None or not np.isfinite(est.value):
+        return (
+            "estimated accuracy: none (the confidence is not calibrated: no label could be held "
+            "out; label two or more per class)"
+        )
+    return (
+        f"estimated accuracy of the pseudo labels: {100 * est.value:.1f} % (95 % interval "
+        f"{100 * est.low:.1f}-{100 * est.high:.1f} %, from {est.n_held_out} held-out labels)"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     if args.output.suffix != ".npz":
         raise InputError(f"output {args.output} must end in .npz")
@@ -142,9 +150,9 @@ def main(args: argparse.Namespace) -> int:
     raw = load_labels(args.labels, features.shape[0])
     y, classes = encode_labels(raw, None if raw.dtype == object else -1, n_classes=args.n_classes)
     elapsed["read"] = time.perf_counter() - t0
-    settings = PropagateSettings(args.method, args.weight, method_params(args), args.calibration)
-    settings.validate(prefix="")
-    result = settings.propagate(features, y, len(classes))
+    pipeline = Pipeline(args.method, args.weight, method_params(args), args.calibration)
+    pipeline.validate(prefix="")
+    result = pipeline.run(features, y, len(classes), seed=args.seed, graph=args.graph)
     t1 = time.perf_counter()
     try:
         result.save(args.output, classes, result.info["params"])

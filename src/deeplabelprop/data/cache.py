@@ -8,7 +8,6 @@ that fails to decode (a truncated JPEG has a valid header), before any training.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..fingerprint import Fingerprinter
 from .files import DECODE_ERRORS, FileImages, decode_image
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,15 @@ def resolve_mode(mode: str, files: FileImages) -> str:
     return "memory" if nbytes <= MEMORY_LIMIT else "disk" if nbytes <= DISK_LIMIT else "none"
 
 
-def fingerprint(files: FileImages) -> str:
+def files_fingerprint(files: FileImages) -> str:
     """Changes when a file, its size or mtime, or the decoding settings change."""
-    h = hashlib.sha256(
-        f"{files.root.resolve()}|{files.size}|{files.channels}|{files.resize}".encode()
+    h = Fingerprinter().add(
+        str(files.root.resolve()), [list(files.size), files.channels, files.resize]
     )
     for rel in files.paths:
         st = (files.root / rel).stat()
-        h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:24]
+        h.add(rel, [st.st_size, st.st_mtime_ns])
+    return h.hexdigest()
 
 
 class _Decode(torch.utils.data.Dataset):
@@ -138,7 +138,7 @@ def decoded_images(
         out = np.empty(files.shape, dtype=np.uint8)
         failed = decode_all(files, out, num_workers=num_workers, progress=progress)
         return out, _report_failures(files, failed, unreadable)
-    path = cache_dir() / "images" / f"{fingerprint(files)}.npy"
+    path = cache_dir() / "images" / f"{files_fingerprint(files)}.npy"
     failed_path = path.with_suffix(".failed.json")
     if not path.is_file():
         logger.info("decoding %d images once into %s", len(files), path)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import DataWarning
-from ..propagation import make_propagator
+from ..propagation import Pipeline
 from .episodes import Episode
 
 
@@ -62,12 +62,14 @@ def propagation(method: str, **params) -> Callable[[np.ndarray, Episode], np.nda
     the queries (the method's sizes fitted to the episode), uncalibrated (only the argmax is
     read)."""
 
+    pipeline = Pipeline(method, params=params, calibration="none")
+    pipeline.validate(prefix="")
+
     def predict(features: np.ndarray, ep: Episode) -> np.ndarray:
         rows = np.concatenate([ep.shots, ep.pool, ep.queries])
         y = np.full(rows.size, -1, dtype=np.int64)
         y[: ep.shots.size] = ep.shot_labels
-        propagator = make_propagator(method, n_samples=rows.size, **params)
-        result = propagator.propagate(features[rows], y, ep.classes.size)
+        result = pipeline.run(features[rows], y, ep.classes.size, calibrate=False)
         return result.labels[rows.size - ep.queries.size :]
 
     return predict

@@ -37,11 +37,21 @@ class Graph:
 RECALL_FLOOR = 0.9  # an approximate search that finds fewer true neighbours is redone exactly
 
 
-def search_checked(x, k: int, *, backend: str, exact: bool | None, device, random_state: int):
+def search_checked(
+    x, k: int, *, backend: str, exact: bool | None, device, random_state: int, checked: bool = False
+):
     """(sims, idx, recall): the kNN search, its recall measured when approximate. Below
     ``RECALL_FLOOR`` an automatic choice (``exact=None``) searches again exactly, and an explicit
     ``exact=False`` warns with what the number means and what to do."""
-    sims, idx = knn(x, k, backend=backend, exact=exact, device=device, random_state=random_state)
+    sims, idx = knn(
+        x,
+        k,
+        backend=backend,
+        exact=exact,
+        device=device,
+        random_state=random_state,
+        checked=checked,
+    )
     if plan_search(len(x), backend=backend, exact=exact, device=device).exact:
         return sims, idx, None
     recall = neighbor_recall(x, idx, random_state=random_state)
@@ -55,7 +65,15 @@ def search_checked(x, k: int, *, backend: str, exact: bool | None, device, rando
     )
     if exact is None:
         warnings.warn(f"{what}; searching exactly instead (slower)", DataWarning, stacklevel=4)
-        sims, idx = knn(x, k, backend=backend, exact=True, device=device, random_state=random_state)
+        sims, idx = knn(
+            x,
+            k,
+            backend=backend,
+            exact=True,
+            device=device,
+            random_state=random_state,
+            checked=checked,
+        )
         return sims, idx, 1.0
     warnings.warn(
         f"{what}; set exact=True (or leave exact unset to switch automatically), or use a "
@@ -80,11 +98,20 @@ def knn_graph(
     exact: bool | None = None,
     device: str | None = None,
     random_state: int = 0,
+    unit: bool = False,
 ) -> Graph:
-    """Iscen eq. (9) and §3: ℓ2-normalise, kNN, affinities, W = A + Aᵀ, 𝒲 = D^-½ W D^-½."""
-    x = l2_normalize(features)
+    """Iscen eq. (9) and §3: ℓ2-normalise, kNN, affinities, W = A + Aᵀ, 𝒲 = D^-½ W D^-½.
+
+    ``unit``: the rows are unit already (checked float32, as the pipeline passes them)."""
+    x = features if unit else l2_normalize(features)
     sims, idx, recall = search_checked(
-        x, n_neighbors, backend=backend, exact=exact, device=device, random_state=random_state
+        x,
+        n_neighbors,
+        backend=backend,
+        exact=exact,
+        device=device,
+        random_state=random_state,
+        checked=unit,
     )
     a = adjacency(
         idx,

@@ -138,6 +138,7 @@ def knn(
     device: str | None = None,
     chunk_size: int | None = None,
     random_state: int = 0,
+    checked: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest neighbours of every row of ``features`` among the other rows.
 
@@ -154,13 +155,16 @@ def knn(
     chunk_size : int, optional
         Query rows per block for the torch backend (default: sized to the memory,
         :func:`block_rows`).
+    checked : bool
+        ``features`` are a checked C-contiguous float32 array already (the pipeline's): not
+        checked again.
 
     Returns
     -------
     similarities : ndarray of shape (n_samples, k), float32, decreasing along each row
     indices : ndarray of shape (n_samples, k), int64, never the row's own index
     """
-    x = check_features(features)
+    x = features if checked else check_features(features)
     n = x.shape[0]
     k = check_n_neighbors(k, n)
     plan = plan_search(n, backend=backend, exact=exact, index=index, device=device)

@@ -8,7 +8,6 @@ interpolation), not at the data set's size; in-memory images are fitted per batc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -24,6 +23,7 @@ from ..data.dataset import ImageDataset, RowView
 from ..data.files import FileImages
 from ..data.stream import read_batches
 from ..errors import InputError
+from ..fingerprint import fingerprint
 from .pretrained import Pretrained
 
 logger = logging.getLogger(__name__)
@@ -81,10 +81,7 @@ def embed_rows(
 
 
 def _fingerprint(data: ImageDataset) -> str:
-    digest = hashlib.sha256()
-    for name in data.example_names():
-        digest.update(name.encode("utf-8") + b"\0")
-    return digest.hexdigest()[:16]
+    return fingerprint(list(data.example_names()), length=16)
 
 
 def _parts_folder(out: Path, manifest: dict) -> Path:

@@ -1,7 +1,8 @@
-"""Propagators (one per file, registered by name), their result type, training weights,
-confidence and class-balance weights."""
+"""Propagators (one per file, registered by name), the one pipeline that runs them, their
+result type, out-of-fold results, calibration, training weights and class-balance weights."""
 
-from .base import label_matrix
+from .accuracy import AccuracyEstimate
+from .base import GraphPropagator, Prepared, Propagator, label_matrix
 from .cg import conjugate_gradient
 from .confidence import (
     class_balance_weights,
@@ -10,8 +11,10 @@ from .confidence import (
     select_confident,
     top_probability,
 )
+from .out_of_fold import OutOfFold, label_folds
 from .registry import (
     PROPAGATORS,
+    check_method_params,
     discover,
     fit_to_size,
     get_propagator_class,
@@ -28,18 +31,24 @@ discover()  # every module of this package registers its propagator
 from .diffusion import Diffusion, diffuse  # noqa: E402
 from .knn_vote import KnnVote, knn_vote_log_scores  # noqa: E402
 from .local import LocalPropagation, labeled_log_density, local_votes  # noqa: E402
-from .settings import PropagateSettings  # noqa: E402
+from .pipeline import Pipeline  # noqa: E402
 from .spectral import Spectral, spectral_basis, spectral_vote  # noqa: E402
 
 __all__ = [
     "PROPAGATORS",
     "WEIGHTS",
+    "AccuracyEstimate",
     "Diffusion",
+    "GraphPropagator",
     "KnnVote",
     "LocalPropagation",
-    "PropagateSettings",
+    "OutOfFold",
+    "Pipeline",
+    "Prepared",
     "PropagationResult",
+    "Propagator",
     "Spectral",
+    "check_method_params",
     "class_balance_weights",
     "conjugate_gradient",
     "diffuse",
@@ -49,6 +58,7 @@ __all__ = [
     "fit_to_size",
     "get_propagator_class",
     "knn_vote_log_scores",
+    "label_folds",
     "label_matrix",
     "labeled_log_density",
     "local_votes",

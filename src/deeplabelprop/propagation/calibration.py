@@ -1,11 +1,5 @@
-"""Calibrated confidence: for every pseudo label, the probability that it is right, fitted on
-the labeled points alone (never on test truth).
-
-The labels are dealt into 10 folds (each class from a staggered start, so a fold hides a few
-labels and never a class's last one). Each fold is hidden in turn and the labels propagated again
-on the same graph (``solve`` on the propagator's ``prepare``: the graph and spectrum do not
-depend on the labels), so every hidden label comes back with a predicted distribution. A
-calibration map is fitted on how they come back:
+"""Calibration maps: from a method's class probabilities to the probability that a pseudo label
+is right, fitted on the out-of-fold results of the labeled points alone (never on test truth).
 
 * ``"temperature"``: one temperature T on the log class probabilities, q ∝ p^(1/T), fitted by
   the held-out negative log-likelihood (Guo et al. 2017). The class probabilities become q and
@@ -17,72 +11,22 @@ calibration map is fitted on how they come back:
   whose class probabilities are smooth; Platt for spectral, knn-vote and local, whose exact zeros
   for unvoted classes make the temperature's likelihood blow up.
 
-Hiding fewer labels per fold matters: a fold that hides a fifth of the labels is a harder
-problem than the real one, and the map fitted on it is biased (10 folds instead of 5 took the
-error of spectral at 100 labels from 0.054 to 0.035; 20 folds gained nothing more and cost twice
-the solves).
-
 The papers' per-example weights (DMT's margin, Iscen's ω, LLP's p_y) are training weights, not
 probabilities; they stay in ``weights``.
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, logit
-from sklearn.exceptions import ConvergenceWarning
 
-from ..errors import DataWarning, InputError
-from .base import Prepared, unlogged
-from .result import PropagationResult
-
-logger = logging.getLogger(__name__)
+from ..errors import InputError
 
 CALIBRATIONS = ("auto", "temperature", "platt", "none")
-N_FOLDS = 10
 EPS = 1e-12
-
-
-def label_folds(labels: np.ndarray, n_folds: int = N_FOLDS, seed: int = 0) -> list[np.ndarray]:
-    """Folds of the labeled indices: each class's labels are shuffled and dealt to consecutive
-    folds from a random start, so a class's labels spread over different folds and no fold hides
-    all of a class (a class with one label is never hidden). Empty folds are dropped."""
-    y = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    folds: list[list[int]] = [[] for _ in range(n_folds)]
-    for c in np.unique(y[y >= 0]):
-        members = rng.permutation(np.flatnonzero(y == c))
-        if members.size < 2:
-            continue
-        start = int(rng.integers(n_folds))
-        for j, i in enumerate(members):
-            folds[(start + j) % n_folds].append(int(i))
-    return [np.sort(np.array(f, dtype=np.int64)) for f in folds if f]
-
-
-def held_out(propagator, prepared: Prepared, labels: np.ndarray, n_classes: int, folds):
-    """(probabilities (m, c), true classes (m,)) of every hidden label, each fold hidden in turn
-    (in one batched solve when the method has ``solve_folds``)."""
-    label_sets = []
-    for fold in folds:
-        y = labels.copy()
-        y[fold] = -1
-        label_sets.append(y)
-    with warnings.catch_warnings(), unlogged():  # the same solver as the real run: it warns there
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", DataWarning)
-        batched = getattr(propagator, "solve_folds", None)
-        if batched is not None:
-            full = batched(prepared, label_sets, n_classes)
-        else:
-            full = [propagator.solve(prepared, y, n_classes).probabilities for y in label_sets]
-    probabilities = np.concatenate([p[fold] for p, fold in zip(full, folds, strict=True)])
-    return probabilities, np.concatenate([labels[fold] for fold in folds])
 
 
 def fit_temperature(probabilities: np.ndarray, truth: np.ndarray) -> float:
@@ -124,20 +68,18 @@ class CalibrationMap:
     method: str
     params: dict
 
-    def apply(self, result: PropagationResult) -> PropagationResult:
-        """``result`` with the calibrated confidence (and, for temperature, class probabilities)."""
-        unl = ~result.labeled
-        probabilities = result.probabilities.copy()
+    def probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """The calibrated class probabilities (the temperature's q; Platt keeps p)."""
         if self.method == "temperature":
-            probabilities[unl] = apply_temperature(
-                result.probabilities[unl], self.params["temperature"]
-            )
-            confidence = np.where(unl, probabilities.max(axis=1), 1.0)
-        else:
-            top = np.clip(result.probabilities.max(axis=1), 1e-6, 1 - 1e-6)
-            confidence = np.where(unl, expit(self.params["a"] * logit(top) + self.params["b"]), 1.0)
-        info = {**result.info, "calibration": {"method": self.method, **self.params}}
-        return replace(result, probabilities=probabilities, confidence=confidence, info=info)
+            return apply_temperature(probabilities, self.params["temperature"])
+        return probabilities
+
+    def confidence(self, probabilities: np.ndarray) -> np.ndarray:
+        """P(the top class is right) of each row."""
+        if self.method == "temperature":
+            return self.probabilities(probabilities).max(axis=1)
+        top = np.clip(probabilities.max(axis=1), 1e-6, 1 - 1e-6)
+        return expit(self.params["a"] * logit(top) + self.params["b"])
 
 
 def fit_map(method: str, probabilities: np.ndarray, truth: np.ndarray) -> CalibrationMap:
@@ -156,66 +98,3 @@ def fit_map(method: str, probabilities: np.ndarray, truth: np.ndarray) -> Calibr
     raise InputError(
         f"calibration={method!r} is not valid; choose one of {', '.join(CALIBRATIONS)}"
     )
-
-
-def calibrate(
-    propagator,
-    prepared: Prepared,
-    labels: np.ndarray,
-    n_classes: int,
-    result: PropagationResult,
-    *,
-    method: str = "auto",
-    n_folds: int = N_FOLDS,
-    seed: int = 0,
-) -> PropagationResult:
-    """``result`` with a calibrated ``confidence`` (and, for ``"temperature"``, calibrated class
-    probabilities); ``info["calibration"]`` says how. With no label that can be held out (one
-    label per class) the confidence cannot be calibrated: a warning says so and it stays the
-    method's own."""
-    if method == "auto":
-        method = propagator.calibration
-    if method == "none":
-        return result
-    folds = label_folds(labels, n_folds, seed)
-    if not folds:
-        warnings.warn(
-            "every class has a single label: no label can be held out to calibrate the confidence, "
-            "which stays the method's own (not a probability); label two or more per class",
-            UserWarning,
-            stacklevel=3,
-        )
-        return replace(
-            result, info={**result.info, "calibration": {"method": "none", "held_out": 0}}
-        )
-    p_held, truth = held_out(propagator, prepared, labels, n_classes, folds)
-    fitted = fit_map(method, p_held, truth)
-    logger.info(
-        "confidence calibrated (%s) on %d held-out labels in %d folds",
-        method,
-        truth.size,
-        len(folds),
-    )
-    return fitted.apply(result)
-
-
-def propagate_calibrated(
-    propagator,
-    features,
-    labels,
-    n_classes: int | None = None,
-    *,
-    method: str = "auto",
-    n_folds: int = N_FOLDS,
-    seed: int = 0,
-) -> PropagationResult:
-    """``propagator.propagate`` with the confidence calibrated by ``method`` (see
-    :func:`calibrate`); the graph or spectrum is computed once."""
-    from .._params import check_params
-    from .base import prepare_inputs
-
-    check_params(propagator, propagator.constraints)
-    x, y, c = prepare_inputs(features, labels, n_classes)
-    prepared = propagator.prepare(x)
-    result = propagator.solve(prepared, y, c)
-    return calibrate(propagator, prepared, y, c, result, method=method, n_folds=n_folds, seed=seed)

@@ -16,9 +16,11 @@ import scipy.sparse as sp
 import torch
 
 
-def sparse_operator(matrix: sp.spmatrix, device: str | torch.device) -> torch.Tensor:
-    """``matrix`` as a float64 torch CSR tensor on ``device``."""
-    m = sp.csr_matrix(matrix, dtype=np.float64)
+def sparse_operator(
+    matrix: sp.spmatrix, device: str | torch.device, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """``matrix`` as a torch CSR tensor of ``dtype`` (float64 by default) on ``device``."""
+    m = sp.csr_matrix(matrix, dtype=np.float64 if dtype == torch.float64 else np.float32)
     with warnings.catch_warnings():  # "sparse CSR support is in beta": the product is what we use
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(
@@ -36,6 +38,7 @@ def conjugate_gradient(
     *,
     max_iter: int = 20,
     tol: float = 1e-6,
+    dtype: torch.dtype = torch.float64,
 ):
     """Solve A X = B for symmetric positive-definite A, column by column, in lock step.
 
@@ -43,7 +46,9 @@ def conjugate_gradient(
     product A @ P per iteration, which is a sparse matrix times an (n × c) block. A column stops
     updating once ‖r‖ ≤ tol · ‖b‖ (a zero column is solved by 0 at once). ``b`` is a NumPy
     array (``matvec`` then takes and returns NumPy arrays) or a torch tensor on any device
-    (``matvec`` on tensors there); the iteration runs in torch, float64, where ``b`` is.
+    (``matvec`` on tensors there); the iteration runs in torch, in ``dtype`` (float64; float32
+    for held-out solves, which need the main solve's precision, not more), where ``b`` is.
+    ``tol=0`` runs exactly ``max_iter`` iterations.
 
     Returns
     -------
@@ -53,13 +58,13 @@ def conjugate_gradient(
     relative_residual : ndarray of shape (c,)
     """
     if isinstance(b, torch.Tensor):
-        return _cg(matvec, b.double(), max_iter, tol)
+        return _cg(matvec, b.to(dtype), max_iter, tol)
 
     def on_tensors(v: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(matvec(v.numpy()), dtype=np.float64))
+        return torch.as_tensor(np.asarray(matvec(v.numpy())), dtype=dtype)
 
     x, n_iter, converged, rel = _cg(
-        on_tensors, torch.from_numpy(np.asarray(b, dtype=np.float64)), max_iter, tol
+        on_tensors, torch.from_numpy(np.asarray(b)).to(dtype), max_iter, tol
     )
     return x.numpy(), n_iter, converged, rel
 

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from .._params import Interval, Options
-from .._validation import check_n_neighbors
-from ..graph import BACKENDS, knn_graph
+from ..graph import BACKENDS
 from ..graph.knn import default_device
-from .base import Prepared, label_matrix, run_propagator, stage
+from .base import GraphPropagator, Prepared, label_matrix, stage
 from .cg import conjugate_gradient, sparse_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
 
 logger = logging.getLogger(__name__)
+
+# held-out solves run in blocks of columns of at most this many bytes per CG vector (float32)
+FOLD_BLOCK_BYTES = 256 * 2**20
 
 
 def diffuse(
@@ -33,25 +33,38 @@ def diffuse(
     max_iter: int = 20,
     tol: float = 1e-3,
     device: str | None = None,
+    dtype: torch.dtype = torch.float64,
 ) -> tuple[np.ndarray, int, bool, np.ndarray]:
     """Iscen eq. (10): solve (I - α𝒲) Z = Y by conjugate gradient on ``device`` (default: the
-    GPU when there is one).
+    GPU when there is one), in ``dtype``.
 
     I - α𝒲 is symmetric positive definite for α in [0, 1) because 𝒲's spectrum lies in [-1, 1].
     Returns (Z, n_iter, converged, relative residual per class).
     """
     device = device or default_device()
-    w = sparse_operator(normalized, device)
-    b = torch.from_numpy(np.asarray(y, dtype=np.float64)).to(device)
+    w = sparse_operator(normalized, device, dtype)
+    b = torch.from_numpy(np.asarray(y)).to(device=device, dtype=dtype)
     z, n_iter, converged, rel = conjugate_gradient(
-        lambda v: v - alpha * (w @ v), b, max_iter=max_iter, tol=tol
+        lambda v: v - alpha * (w @ v), b, max_iter=max_iter, tol=tol, dtype=dtype
     )
     return z.cpu().numpy(), n_iter, converged, rel
 
 
+def fold_columns(labels: np.ndarray, folds: list[np.ndarray], n_classes: int):
+    """The right-hand sides the held-out solves need: one column per (fold, class) that the
+    fold hides labels of, the kept labels of that class. Every other class of a fold keeps all
+    its labels, so its column is the full solve's. Returns [(fold k, class c, kept rows)]."""
+    out = []
+    for k, fold in enumerate(folds):
+        for c in np.unique(labels[fold]):
+            kept = np.flatnonzero(labels == c)
+            out.append((k, int(c), np.setdiff1d(kept, fold, assume_unique=True)))
+    return out
+
+
 @register_propagator
 @dataclass
-class Diffusion:
+class Diffusion(GraphPropagator):
     """Label diffusion on a kNN graph (Zhou et al. 2004; Iscen et al. 2019 eq. 9-11).
 
     Graph: ℓ2-normalised features, k nearest neighbours (k = 10; Iscen: 50), a_ij = [v_iᵀv_j]_+^γ, W = A + Aᵀ,
@@ -94,45 +107,35 @@ class Diffusion:
         "random_state": Interval(0, None, integer=True),
     }
 
-    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
-        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        return run_propagator(self, features, labels, n_classes)
-
-    def prepare(self, x: np.ndarray) -> Prepared:
-        """The kNN graph (Iscen eq. 9), from the features alone."""
-        check_n_neighbors(self.n_neighbors, x.shape[0])
-        timings: dict = {}
-        with stage(timings, "graph"):
-            graph = knn_graph(
-                x,
-                self.n_neighbors,
-                kernel="power",
-                gamma=self.gamma,
-                backend=self.backend,
-                exact=self.exact,
-                device=self.device,
-                random_state=self.random_state,
-            )
-        return Prepared(x.shape[0], {"graph": graph}, timings, {"knn_recall": graph.knn_recall})
-
     def solve_folds(
-        self, prepared: Prepared, label_sets: list[np.ndarray], c: int
+        self, prepared: Prepared, labels: np.ndarray, folds, c: int, main: PropagationResult
     ) -> list[np.ndarray]:
-        """The class probabilities for several label sets at once: their right-hand sides
-        side by side in one CG solve (the matrix is read once per iteration for all of them)."""
-        y = np.concatenate(
-            [label_matrix(ys, c, normalize=self.normalize_labels) for ys in label_sets], axis=1
-        )
-        z, *_ = diffuse(
-            prepared.data["graph"].normalized,
-            y,
-            alpha=self.alpha,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            device=self.device,
-        )
-        z = np.clip(z, 0.0, None)
-        return [normalize_rows(z[:, k * c : (k + 1) * c]) for k in range(len(label_sets))]
+        """The held-out rows' class probabilities, each fold's labels hidden: only the columns
+        a fold changes are solved (:func:`fold_columns`; the others are ``main``'s), side by
+        side in blocks, in float32, for exactly ``main``'s CG iterations, so that a held-out
+        prediction is as sharp as a real one (more iterations sharpen them beyond it and bias
+        the calibration; fewer blunt them)."""
+        columns = fold_columns(labels, folds, c)
+        n = prepared.n_samples
+        per_block = max(1, FOLD_BLOCK_BYTES // (4 * n))
+        scores = [main.scores[fold].copy() for fold in folds]
+        for start in range(0, len(columns), per_block):
+            block = columns[start : start + per_block]
+            rhs = np.zeros((n, len(block)), dtype=np.float32)
+            for j, (_, _, kept) in enumerate(block):
+                rhs[kept, j] = 1.0 / kept.size if self.normalize_labels else 1.0
+            z, *_ = diffuse(
+                prepared.data["graph"].normalized,
+                rhs,
+                alpha=self.alpha,
+                max_iter=max(main.n_iter, 1),
+                tol=0.0,
+                device=self.device,
+                dtype=torch.float32,
+            )
+            for j, (k, cls, _) in enumerate(block):
+                scores[k][:, cls] = z[folds[k], j]
+        return [normalize_rows(np.clip(s, 0.0, None)) for s in scores]
 
     def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
         """(I - α𝒲) Z = Y by CG for labels ``y`` on the prepared graph."""
@@ -148,19 +151,13 @@ class Diffusion:
             )
             z = np.clip(z, 0.0, None)  # Iscen's code: negative scores are clipped at 0
             probabilities = normalize_rows(z)
-            confidence = example_weights(self.weight, probabilities, y >= 0)
-        if not converged:
-            warnings.warn(
-                f"diffusion CG stopped at max_iter={self.max_iter} with relative residual "
-                f"{resid.max():.2e} > tol={self.tol}; raise max_iter (or tol) to silence this",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+            weights = example_weights(self.weight, probabilities, y >= 0)
+        self.warn_unconverged(converged, resid)
         return finalize(
             y,
             z,
             probabilities,
-            confidence,
+            weights,
             weight_name=self.weight,
             n_iter=n_iter,
             converged=converged,

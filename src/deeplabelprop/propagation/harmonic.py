@@ -9,20 +9,17 @@ kNN graph (Iscen's a_ij = [v_iᵀv_j]_+^γ), so memory is O(n·k).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from .._params import Interval, Options
-from .._validation import check_n_neighbors
-from ..graph import BACKENDS, knn_graph
+from ..graph import BACKENDS
 from ..graph.knn import default_device
-from .base import Prepared, label_matrix, run_propagator, stage
+from .base import GraphPropagator, Prepared, label_matrix, stage
 from .cg import conjugate_gradient, sparse_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
@@ -66,7 +63,7 @@ def harmonic_solution(
 
 @register_propagator
 @dataclass
-class Harmonic:
+class Harmonic(GraphPropagator):
     """Harmonic functions on a kNN graph (Zhu, Ghahramani & Lafferty 2003): labels clamped,
     every unlabeled point the weighted mean of its neighbours; confidence p_y.
 
@@ -96,27 +93,6 @@ class Harmonic:
         "random_state": Interval(0, None, integer=True),
     }
 
-    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
-        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        return run_propagator(self, features, labels, n_classes)
-
-    def prepare(self, x: np.ndarray) -> Prepared:
-        """The kNN graph, from the features alone."""
-        check_n_neighbors(self.n_neighbors, x.shape[0])
-        timings: dict = {}
-        with stage(timings, "graph"):
-            graph = knn_graph(
-                x,
-                self.n_neighbors,
-                kernel="power",
-                gamma=self.gamma,
-                backend=self.backend,
-                exact=self.exact,
-                device=self.device,
-                random_state=self.random_state,
-            )
-        return Prepared(x.shape[0], {"graph": graph}, timings, {"knn_recall": graph.knn_recall})
-
     def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
         """The harmonic function of labels ``y`` on the prepared graph."""
         timings = dict(prepared.timings)
@@ -130,19 +106,13 @@ class Harmonic:
                 device=self.device,
             )
             probabilities = normalize_rows(f)
-            confidence = example_weights(self.weight, probabilities, y >= 0)
-        if not converged:
-            warnings.warn(
-                f"harmonic CG stopped at max_iter={self.max_iter} with relative residual "
-                f"{resid.max():.2e} > tol={self.tol}; raise max_iter (or tol) to silence this",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+            weights = example_weights(self.weight, probabilities, y >= 0)
+        self.warn_unconverged(converged, resid)
         return finalize(
             y,
             f,
             probabilities,
-            confidence,
+            weights,
             weight_name=self.weight,
             n_iter=n_iter,
             converged=converged,

@@ -13,10 +13,9 @@ import torch
 
 from .._params import Interval, Options
 from .._validation import check_n_neighbors
-from ..graph import l2_normalize
 from ..graph.knn import default_device
 from ..graph.votes import class_votes
-from .base import Prepared, run_propagator, stage
+from .base import Prepared, Propagator, stage
 from .registry import register_propagator
 from .result import PropagationResult, finalize
 from .weights import example_weights
@@ -78,8 +77,9 @@ def local_votes(
     n_voters: int = 10,
     density_weighting: bool = True,
     block_elements: int = 1 << 24,
+    rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Class probabilities p_j(v) for every bank row (LLP eq. 5, 6, 8).
+    """Class probabilities p_j(v) for every bank row, or only ``rows`` (LLP eq. 5, 6, 8).
 
     Votes come from the K labeled points with the highest locally weighted probability
     P_L(i|v) = P(i|v)/ρ(v_i) (eq. 7), each voting P_L(i|v) for its class; p = w / Σ w (eq. 6).
@@ -88,7 +88,8 @@ def local_votes(
 
     Returns a tensor of shape (N, n_classes), rows summing to 1.
     """
-    n = bank.shape[0]
+    queries = bank if rows is None else bank[rows]
+    n = queries.shape[0]
     q = bank[labeled]  # (M, d)
     k = min(n_voters, q.shape[0])
     offset = (
@@ -97,19 +98,20 @@ def local_votes(
         else torch.zeros_like(log_density, dtype=torch.float32)
     )
     out = torch.empty((n, n_classes), dtype=torch.float64, device=bank.device)
-    rows = _rows_per_block(q.shape[0], block_elements)
-    for start in range(0, n, rows):
-        logits = bank[start : start + rows] @ q.T / tau + offset  # (B, M): log P_L(i|v) + log Z(v)
+    block = _rows_per_block(q.shape[0], block_elements)
+    for start in range(0, n, block):
+        # (B, M): log P_L(i|v) + log Z(v)
+        logits = queries[start : start + block] @ q.T / tau + offset
         top, which = logits.topk(k, dim=1)
         w = torch.exp((top - top[:, :1]).double())  # scaled votes, the best voter has weight 1
         votes = class_votes(labeled_classes[which], w, n_classes)
-        out[start : start + rows] = votes / votes.sum(dim=1, keepdim=True)
+        out[start : start + block] = votes / votes.sum(dim=1, keepdim=True)
     return out
 
 
 @register_propagator
 @dataclass
-class LocalPropagation:
+class LocalPropagation(Propagator):
     """Density-weighted votes from the K labeled neighbours (LLP eq. 5-8); confidence c = p_y.
 
     Defaults from the paper: τ = 0.07, K = 10 voters, T = 25 neighbours for the density.
@@ -131,15 +133,11 @@ class LocalPropagation:
         "density_weighting": Options((True, False)),
     }
 
-    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
-        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        return run_propagator(self, features, labels, n_classes)
-
     def prepare(self, x: np.ndarray) -> Prepared:
         """The bank of unit rows on the device."""
         check_n_neighbors(self.n_density, x.shape[0], name="n_density")
         device = self.device or default_device()
-        return Prepared(x.shape[0], {"bank": torch.from_numpy(l2_normalize(x)).to(device)})
+        return Prepared(x.shape[0], {"bank": torch.from_numpy(x).to(device)})
 
     def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
         """Density-weighted votes of the labeled rows ``y`` (LLP eq. 5-8)."""
@@ -165,7 +163,33 @@ class LocalPropagation:
                     .numpy()
                 )
         info = {"log_density": log_rho.cpu().numpy()}
-        confidence = example_weights(self.weight, p, y >= 0)
+        weights = example_weights(self.weight, p, y >= 0)
         return finalize(
-            y, p, p, confidence, weight_name=self.weight, n_iter=1, timings=timings, info=info
+            y, p, p, weights, weight_name=self.weight, n_iter=1, timings=timings, info=info
         )
+
+    def solve_folds(
+        self, prepared: Prepared, labels: np.ndarray, folds, c: int, main: PropagationResult
+    ) -> list[np.ndarray]:
+        """The votes at the held-out rows only, from the other labeled points. A labeled
+        point's density ρ does not depend on which labels are hidden: ``main``'s is reused."""
+        bank = prepared.data["bank"]
+        lab = np.flatnonzero(labels >= 0)
+        log_rho = dict(zip(lab.tolist(), main.info["log_density"].tolist(), strict=True))
+        out = []
+        with torch.no_grad():
+            for fold in folds:
+                voters = np.setdiff1d(lab, fold, assume_unique=True)
+                p = local_votes(
+                    bank,
+                    torch.from_numpy(voters).to(bank.device),
+                    torch.from_numpy(labels[voters]).to(bank.device),
+                    torch.tensor([log_rho[i] for i in voters.tolist()], device=bank.device),
+                    c,
+                    tau=self.tau,
+                    n_voters=self.n_voters,
+                    density_weighting=self.density_weighting,
+                    rows=torch.from_numpy(fold).to(bank.device),
+                )
+                out.append(p.cpu().numpy())
+        return out

@@ -1,9 +1,9 @@
 """The propagators by name; the CLI, the estimator and the recipes read their choices here.
 
-A propagator is one file: a dataclass with ``name``, ``weight`` (its paper's training weight),
-``constraints`` and ``propagate(features, labels, n_classes)``, decorated with
-:func:`register_propagator`. The package imports every module of its folder, so nothing else
-needs editing.
+A propagator is one file: a dataclass subclassing :class:`~deeplabelprop.propagation.base.Propagator`
+with ``name``, ``weight`` (its paper's training weight), ``calibration``, ``constraints``,
+``prepare`` and ``solve``, decorated with :func:`register_propagator`. The package imports
+every module of its folder, so nothing else needs editing.
 
 :func:`make_propagator` is the one place where parameters are checked and fitted to the data:
 a size parameter left at its default (k, η, T) is capped at ``n_samples - 1`` on small data, and
@@ -85,23 +85,26 @@ def fit_to_size(name: str, params: dict, n_samples: int) -> dict:
                 )
         elif isinstance(defaults[key], int) and defaults[key] >= n_samples:
             out[key] = max(1, n_samples - 1)
-            logger.info(
-                "%s: %s=%d (the default) capped at %d for %d samples",
-                name,
-                key,
-                defaults[key],
-                out[key],
-                n_samples,
+            _say_once(
+                f"{name}: {key}={defaults[key]} (the default) capped at {out[key]} for "
+                f"{n_samples} samples"
             )
     return out
 
 
-def make_propagator(name: str, n_samples: int | None = None, **params):
-    """Build propagator ``name`` with ``params``, checked now (not when it first runs).
+_SAID: set[str] = set()
 
-    A parameter the method does not take is an error, never ignored. With ``n_samples`` the
-    size parameters are fitted to the data (:func:`fit_to_size`).
-    """
+
+def _say_once(note: str) -> None:
+    """Log ``note`` the first time only (few-shot episodes would repeat it hundreds of times)."""
+    if note not in _SAID:
+        _SAID.add(note)
+        logger.info("%s", note)
+
+
+def check_method_params(name: str, params: dict) -> None:
+    """Every parameter in ``params`` is one that method ``name`` takes, with a valid value:
+    checked without building the propagator (a size parameter is judged against the data later)."""
     cls = get_propagator_class(name)
     known = set(parameter_names(name))
     unknown = sorted(set(params) - known)
@@ -112,6 +115,19 @@ def make_propagator(name: str, n_samples: int | None = None, **params):
             f"method {name!r} does not take {', '.join(unknown)}{hint}; its parameters are "
             f"{', '.join(sorted(known))}"
         )
+    for key, value in params.items():
+        if key in cls.constraints:
+            cls.constraints[key].check(key, value)
+
+
+def make_propagator(name: str, n_samples: int | None = None, **params):
+    """Build propagator ``name`` with ``params``, checked now (not when it first runs).
+
+    A parameter the method does not take is an error, never ignored. With ``n_samples`` the
+    size parameters are fitted to the data (:func:`fit_to_size`).
+    """
+    cls = get_propagator_class(name)
+    check_method_params(name, params)
     if n_samples is not None:
         params = fit_to_size(name, params, n_samples)
     propagator = cls(**params)

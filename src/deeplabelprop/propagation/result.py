@@ -19,7 +19,9 @@ import numpy as np
 
 from ..atomic import atomic_path, save_npz
 from ..errors import InputError
+from .accuracy import AccuracyEstimate
 from .confidence import class_balance_weights
+from .out_of_fold import OutOfFold
 
 FORMAT = "deeplabelprop.pseudo-labels/1"
 TOP_K = 3  # classes (with probabilities) per row of a pseudo-label CSV
@@ -35,10 +37,12 @@ class PropagationResult:
     scores : ndarray of shape (n_samples, n_classes)  raw per-class scores of the method's equation
     probabilities : ndarray of shape (n_samples, n_classes)
         Rows sum to 1; one-hot on labeled points; uniform where no label mass arrives.
-    confidence : ndarray of shape (n_samples,)        in [0, 1]; 1 on labeled points
+    confidence : ndarray of shape (n_samples,)
+        The best estimate of P(pseudo label is right), in [0, 1]: calibrated on held-out labels
+        when ``calibrated``, else the top class probability. Never NaN; 1 on labeled points.
     weights : ndarray of shape (n_samples,)
-        The per-example training weight (DMT α, Iscen ω or LLP p_y; ``weight_name`` says which);
-        the method's own by default, equal to ``confidence``. 1 on labeled points.
+        The per-example training weight (DMT α, Iscen ω or LLP p_y; ``weight_name`` says
+        which), never a probability. 1 on labeled points.
     class_weights : ndarray of shape (n_classes,)    ζ_j ∝ 1/(|L_j| + |U_j|), mean 1 (Iscen §4)
     labeled : ndarray of shape (n_samples,), bool    which points carried a label
     n_iter : int                                       solver iterations (0 for one-shot methods)
@@ -46,6 +50,9 @@ class PropagationResult:
     timings : dict                                     seconds per stage
     info : dict                                        method-specific facts (kNN recall, ...)
     weight_name : str                                  the weight in ``weights``
+    calibrated : bool                                  ``confidence`` was fitted on held-out labels
+    out_of_fold : OutOfFold or None                    each given label hidden once (calibration)
+    estimated_accuracy : AccuracyEstimate or None      expected accuracy on the unlabeled rows
     """
 
     labels: np.ndarray
@@ -60,6 +67,9 @@ class PropagationResult:
     timings: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     weight_name: str = ""
+    calibrated: bool = False
+    out_of_fold: OutOfFold | None = None
+    estimated_accuracy: AccuracyEstimate | None = None
 
     @property
     def n_classes(self) -> int:
@@ -93,9 +103,17 @@ class PropagationResult:
             "converged": np.array(self.converged),
             "params": np.array(json.dumps(params or {}, sort_keys=True, default=str)),
             "timings": np.array(json.dumps(self.timings, sort_keys=True)),
+            "calibrated": np.array(self.calibrated),
         }
         if not compact:
             arrays["scores"] = self.scores
+        if self.out_of_fold is not None:
+            arrays["oof_index"] = self.out_of_fold.index
+            arrays["oof_probabilities"] = self.out_of_fold.probabilities.astype(real)
+        if self.estimated_accuracy is not None:
+            arrays["estimated_accuracy"] = np.array(
+                json.dumps(self.estimated_accuracy.to_dict(list(map(str, classes))))
+            )
         save_npz(path, **arrays)
 
     def save_csv(self, path: str | Path, names: list[str], classes, *, top_k: int = TOP_K) -> None:
@@ -142,6 +160,13 @@ class PropagationResult:
                     converged=bool(z["converged"]),
                     timings=json.loads(str(z["timings"])),
                     weight_name=str(z["weight_name"]),
+                    calibrated=bool(z["calibrated"]) if "calibrated" in z.files else False,
+                    out_of_fold=_load_out_of_fold(z),
+                    estimated_accuracy=(
+                        AccuracyEstimate.from_dict(json.loads(str(z["estimated_accuracy"])))
+                        if "estimated_accuracy" in z.files
+                        else None
+                    ),
                 )
                 classes, params = z["classes"], json.loads(str(z["params"]))
         except InputError:
@@ -149,6 +174,15 @@ class PropagationResult:
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise InputError(f"{path} cannot be read as a pseudo-label file ({exc})") from exc
         return result, classes, params
+
+
+def _load_out_of_fold(z) -> OutOfFold | None:
+    if "oof_index" not in z.files:
+        return None
+    index = z["oof_index"].astype(np.int64)
+    return OutOfFold(
+        index, z["labels"][index].astype(np.int64), z["oof_probabilities"].astype(np.float64)
+    )
 
 
 def warn_empty_classes(labels: np.ndarray, labeled: np.ndarray, n_classes: int) -> None:
@@ -190,7 +224,7 @@ def finalize(
     labels_in: np.ndarray,
     scores: np.ndarray,
     probabilities: np.ndarray,
-    confidence: np.ndarray,
+    weights: np.ndarray,
     *,
     weight_name: str = "",
     n_iter: int = 0,
@@ -199,8 +233,9 @@ def finalize(
     info: dict | None = None,
 ) -> PropagationResult:
     """Assemble a result: argmax pseudo labels, labeled points clamped to their label with
-    probability one-hot and confidence 1; ``confidence`` is also the training weight
-    ``weight_name`` (the method's own); ζ from the pseudo labels."""
+    probability one-hot and confidence 1; ``weights`` is the training weight ``weight_name``
+    (the method's own); ``confidence`` the top class probability until calibration replaces it;
+    ζ from the pseudo labels."""
     labeled = labels_in >= 0
     n_classes = probabilities.shape[1]
     probabilities = np.array(probabilities, dtype=np.float64)
@@ -208,14 +243,14 @@ def finalize(
     labels[labeled] = labels_in[labeled]
     warn_empty_classes(labels, labeled, n_classes)
     probabilities[labeled] = np.eye(n_classes)[labels_in[labeled]]
-    confidence = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
-    confidence[labeled] = 1.0
+    weights = np.clip(np.asarray(weights, dtype=np.float64), 0.0, 1.0)
+    weights[labeled] = 1.0
     return PropagationResult(
         labels=labels,
         scores=np.asarray(scores, dtype=np.float64),
         probabilities=probabilities,
-        confidence=confidence,
-        weights=confidence.copy(),
+        confidence=probabilities.max(axis=1),
+        weights=weights,
         labeled=labeled,
         class_weights=class_balance_weights(labels, n_classes),
         n_iter=int(n_iter),

@@ -8,10 +8,9 @@ from typing import ClassVar
 import numpy as np
 
 from .._params import Interval, Options
-from .._validation import check_n_neighbors
 from ..errors import InputError
 from ..graph import BACKENDS, EIGEN_METHODS, KERNELS, Spectrum, knn_graph, laplacian_eigenpairs
-from .base import Prepared, run_propagator, stage
+from .base import GraphPropagator, Prepared, hide, stage
 from .confidence import DMT_SIGMA
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
@@ -69,22 +68,28 @@ def spectral_basis(
 
 
 def spectral_vote(
-    basis: np.ndarray, weights: np.ndarray, labels: np.ndarray, n_classes: int
+    basis: np.ndarray,
+    weights: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """DMT eq. (5) with W' of eq. (6): z_{u,c} = (1/n_c) Σ_{i∈L_c} W'_{iu}.
+    """DMT eq. (5) with W' of eq. (6): z_{u,c} = (1/n_c) Σ_{i∈L_c} W'_{iu}, for every row (or
+    only ``rows``).
 
     Never forms the n × n W': z = E diag(w) Mᵀ with M_c the mean of E over labeled class c.
     """
     lab = np.flatnonzero(labels >= 0)
     means = np.zeros((n_classes, basis.shape[1]))
     np.add.at(means, labels[lab], basis[lab])
-    means /= np.bincount(labels[lab], minlength=n_classes)[:, None]
-    return (basis * weights) @ means.T  # (n, c)
+    means /= np.maximum(np.bincount(labels[lab], minlength=n_classes), 1)[:, None]
+    e = basis if rows is None else basis[rows]
+    return (e * weights) @ means.T  # (n or len(rows), c)
 
 
 @register_propagator
 @dataclass
-class Spectral:
+class Spectral(GraphPropagator):
     """Vote through a spectral embedding of the kNN graph (DMT eq. 6, "constrained spectral").
 
     Graph: k nearest neighbours (k = 20), W_ij = exp(s_ij/τ) (or another kernel), W = A + Aᵀ,
@@ -133,32 +138,15 @@ class Spectral:
         "random_state": Interval(0, None, integer=True),
     }
 
-    def propagate(self, features, labels, n_classes: int | None = None) -> PropagationResult:
-        """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d)."""
-        return run_propagator(self, features, labels, n_classes)
-
     def prepare(self, x: np.ndarray) -> Prepared:
         """The graph, its η eigenpairs and the filtered basis of W': from the features alone."""
-        check_n_neighbors(self.n_neighbors, x.shape[0])
         if self.n_components >= x.shape[0]:
             raise InputError(
                 f"n_components (eta)={self.n_components} must be smaller than the number of samples "
                 f"({x.shape[0]}); use at most {x.shape[0] - 1}"
             )
-        timings: dict = {}
-        with stage(timings, "graph"):
-            graph = knn_graph(
-                x,
-                self.n_neighbors,
-                kernel=self.kernel,
-                tau=self.tau,
-                gamma=self.gamma,
-                sigma=self.sigma,
-                backend=self.backend,
-                exact=self.exact,
-                device=self.device,
-                random_state=self.random_state,
-            )
+        base = super().prepare(x)
+        graph, timings = base.data["graph"], base.timings
         with stage(timings, "eigenvectors"):
             spectrum = laplacian_eigenpairs(
                 graph.normalized,
@@ -186,7 +174,7 @@ class Spectral:
         with stage(timings, "propagate"):
             z = spectral_vote(prepared.data["basis"], prepared.data["weights"], y, c)
             probabilities = normalize_rows(z)
-            confidence = example_weights(
+            weights = example_weights(
                 self.weight, probabilities, y >= 0, temperature=self.confidence_temperature
             )
         info = {k: v for k, v in prepared.info.items() if k not in ("n_iter", "converged")}
@@ -194,13 +182,24 @@ class Spectral:
             y,
             z,
             probabilities,
-            confidence,
+            weights,
             weight_name=self.weight,
             n_iter=prepared.info["n_iter"],
             converged=prepared.info["converged"],
             timings=timings,
             info=info,
         )
+
+    def solve_folds(
+        self, prepared: Prepared, labels: np.ndarray, folds, c: int, main: PropagationResult
+    ) -> list[np.ndarray]:
+        """The vote at the held-out rows only, each fold's labels hidden (η-dimensional
+        products: no n-row work)."""
+        basis, weights = prepared.data["basis"], prepared.data["weights"]
+        return [
+            normalize_rows(spectral_vote(basis, weights, hide(labels, fold), c, rows=fold))
+            for fold in folds
+        ]
 
 
 def spectral_similarity(

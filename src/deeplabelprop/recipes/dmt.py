@@ -27,7 +27,7 @@ from ..config import setting
 from ..data import ShiftFlip
 from ..data.stream import ImageStream
 from ..pretrain import MetricSettings
-from ..propagation import PropagateSettings, PropagationResult, select_confident
+from ..propagation import Pipeline, PropagationResult, select_confident
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
 from ..train.linear_head import fit_linear_head
 from .common import (
@@ -74,7 +74,7 @@ class FinetuneSettings:
 @dataclass
 class DMTConfig(RecipeConfig):
     metric: MetricSettings = setting(factory=MetricSettings)
-    propagate: PropagateSettings = setting(factory=lambda: PropagateSettings("spectral"))
+    propagate: Pipeline = setting(factory=lambda: Pipeline("spectral"))
     finetune: FinetuneSettings = setting(factory=FinetuneSettings)
 
 
@@ -93,7 +93,7 @@ def propagate_stage(run, cfg: DMTConfig, problem, features: np.ndarray) -> Propa
     if not run.done("propagate"):
         with run.stage("propagate"):
             if distributed.is_main():  # once; the others read it after the stage's barrier
-                result = cfg.propagate.propagate(
+                result = cfg.propagate.run(
                     features, problem.given, len(problem.classes), seed=cfg.seed
                 )
                 result.save(path, problem.classes, result.info["params"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..propagation import PropagateSettings, parameter_names
+from ..propagation import Pipeline, parameter_names
 
 FAST_DEV_IMAGES = 512
 FAST_DEV_EIGENVECTORS = 20
@@ -19,7 +19,7 @@ def fast_dev_run(config):
         value = getattr(config, f.name)
         if f.name == "epochs" and isinstance(value, int):
             changes[f.name] = min(value, 1)
-        elif isinstance(value, PropagateSettings):
+        elif isinstance(value, Pipeline):
             changes[f.name] = _fewer_eigenvectors(value)
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             changes[f.name] = fast_dev_run(value)
@@ -29,7 +29,7 @@ def fast_dev_run(config):
     return dataclasses.replace(config, **changes)
 
 
-def _fewer_eigenvectors(p: PropagateSettings) -> PropagateSettings:
+def _fewer_eigenvectors(p: Pipeline) -> Pipeline:
     if "n_components" not in parameter_names(p.method):
         return p
     from ..propagation import get_propagator_class

@@ -36,7 +36,7 @@ from ..fewshot.episodes import check_spec
 from ..models import BACKBONES
 from ..models.saved import load_model
 from ..pretrain import MetricSettings
-from ..propagation import make_propagator
+from ..propagation import Pipeline, check_method_params
 from ..propagation.base import unlogged
 from .common import device_of, stage_seconds
 from .metric_stage import check_metric, metric_stage
@@ -101,7 +101,7 @@ def check_fewshot(cfg: FewShotConfig) -> None:
     if not cfg.transfer.labels_per_class or min(cfg.transfer.labels_per_class) < 1:
         raise InputError("transfer.labels_per_class must list counts of at least 1")
     for name in (*e.methods, *cfg.transfer.methods):
-        make_propagator(name)  # an unknown method is named now
+        check_method_params(name, {})  # an unknown method is named now
 
 
 def split_of(cfg: FewShotConfig, classes: tuple[str, ...]) -> ClassSplit:
@@ -223,7 +223,7 @@ def transfer_rows(feats, labels, labeled, novel, t: TransferSettings, seed: int,
         row["prototypes"] = f"{100 * np.mean(d.argmin(1) == truth[target]):.1f}"
         for m in t.methods:
             with unlogged():
-                result = make_propagator(m, n_samples=labels.size).propagate(feats, y, novel.size)
+                result = Pipeline(m, calibration="none").run(feats, y, novel.size, calibrate=False)
             row[m] = f"{100 * np.mean(result.labels[target] == truth[target]):.1f}"
         out.append(row)
     return out

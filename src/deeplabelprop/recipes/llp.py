@@ -23,7 +23,7 @@ from ..config import setting
 from ..data import ShiftFlip
 from ..data.stream import ImageStream
 from ..pretrain import MetricSettings
-from ..propagation import PropagateSettings, PropagationResult
+from ..propagation import Pipeline, PropagationResult
 from ..train import AccuracyMonitor, TrainConfig, train
 from ..train.llp_task import LLPTask
 from .common import (
@@ -63,7 +63,7 @@ class LLPSettings:
 @dataclass
 class LLPConfig(RecipeConfig):
     metric: MetricSettings = setting(factory=MetricSettings)
-    propagate: PropagateSettings = setting(factory=lambda: PropagateSettings("local"))
+    propagate: Pipeline = setting(factory=lambda: Pipeline("local"))
     llp: LLPSettings = setting(factory=LLPSettings)
 
 
@@ -94,7 +94,7 @@ def llp_task(run, cfg: LLPConfig, problem, normalization, device) -> LLPTask:
         y,
         n_classes,
         np.load(run.path / "metric" / "features.npy"),
-        lambda bank: cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed, calibrate=False),
+        lambda bank: cfg.propagate.run(bank, y, n_classes, seed=cfg.seed, calibrate=False),
         tau=p.tau,
         momentum=p.momentum,
         category_loss=p.category_loss,
@@ -114,7 +114,7 @@ def final_pseudo_labels(run, cfg: LLPConfig, task: LLPTask, problem) -> Propagat
             bank = task.bank.vectors.float().cpu().numpy()
             y, n_classes = problem.given, len(problem.classes)
             result = distributed.from_main(
-                lambda: cfg.propagate.propagate(bank, y, n_classes, seed=cfg.seed)
+                lambda: cfg.propagate.run(bank, y, n_classes, seed=cfg.seed)
             )
             result.save(path, problem.classes)
     pseudo = PropagationResult.load(path)[0]

@@ -23,7 +23,7 @@ from ..config import setting
 from ..data import ShiftFlip
 from ..data.stream import ImageStream
 from ..pretrain import MetricSettings
-from ..propagation import PropagateSettings, PropagationResult
+from ..propagation import Pipeline, PropagationResult
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train
 from ..train.lpdssl_task import DESCRIPTORS, PSEUDO_SOURCES, LPDSSLTask
 from .common import (
@@ -75,8 +75,8 @@ class LPDSSLConfig(RecipeConfig):
     metric: MetricSettings = setting(factory=lambda: MetricSettings(source="none"))
     supervised: SupervisedSettings = setting(factory=SupervisedSettings)
     # Iscen: k = 50, γ = 3, α = 0.99, at most 20 CG iterations
-    propagate: PropagateSettings = setting(
-        factory=lambda: PropagateSettings("diffusion", params={"n_neighbors": 50, "max_iter": 20})
+    propagate: Pipeline = setting(
+        factory=lambda: Pipeline("diffusion", params={"n_neighbors": 50, "max_iter": 20})
     )
     iterative: IterativeSettings = setting(factory=IterativeSettings)
 
@@ -138,7 +138,7 @@ def iterative_task(run, cfg: LPDSSLConfig, problem, normalization, monitor, devi
         n_classes,
         batch_labeled=it.batch_labeled,
         batch_unlabeled=it.batch_unlabeled,
-        propagate=lambda v, calibrate=False: cfg.propagate.propagate(
+        propagate=lambda v, calibrate=False: cfg.propagate.run(
             v, y, n_classes, seed=cfg.seed, calibrate=calibrate
         ),
         pseudo_labels=it.pseudo_labels,
