@@ -42,11 +42,16 @@ def test_propagate_writes_complete_output(files, capsys):
     assert z["labels"].shape == (300,) and z["probabilities"].shape == (300, 3)
     assert (z["labels"] == truth).mean() > 0.95
     params = json.loads(str(z["params"]))
-    assert (
-        params["method"] == "diffusion" and params["n_neighbors"] == 10 and params["alpha"] == 0.99
-    )
+    # the α fitted to the labeled share is recorded, so the run can be repeated exactly
+    from deeplabelprop.propagation.diffusion import fitted_alpha
+
+    labeled = int((np.load(d / "labels.npy") >= 0).sum())
+    assert params["method"] == "diffusion" and params["n_neighbors"] == 10
+    assert params["alpha"] == pytest.approx(fitted_alpha(labeled, 300))
+    assert set(z.files) >= {"oof_index", "oof_probabilities", "calibrated", "estimated_accuracy"}
     text = capsys.readouterr().out
     assert "stage times" in text and "mean confidence" in text and "pseudo" in text
+    assert "estimated accuracy of the pseudo labels" in text
 
 
 def test_propagate_with_csv_names_and_npz(files):

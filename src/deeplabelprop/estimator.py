@@ -41,7 +41,7 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
     unlabeled : scalar, default=-1
         The value of ``y`` that marks an unlabeled point (``np.nan``, ``""`` or ``None`` work
         too). String labels with empty strings need ``unlabeled=""``: they are never made a class.
-    calibration : {"auto", "temperature", "platt", "none"}, default="auto"
+    calibration : {"auto", "temperature", "platt", "isotonic", "none"}, default="auto"
         How ``confidence_`` is made a probability that the pseudo label is right, fitted on the
         labeled points by held-out folds; "auto" is the map the method declares
         (:mod:`deeplabelprop.propagation.calibration`).
@@ -55,7 +55,10 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
     label_distributions_ : ndarray of shape (n_samples, n_classes)
     confidence_ : ndarray of shape (n_samples,)       P(pseudo label is right); 1 for labeled points
     n_iter_ : int
-    result_ : PropagationResult                       everything the propagator returned
+    label_issues_ : LabelIssues                       per row: ``suspect`` (a given label that
+        looks wrong), ``score`` and ``oof_label`` (the class index it gets when held out; -1
+        where not checked)
+    result_ : PropagationResult                       everything the pipeline returned
 
     Examples
     --------
@@ -136,6 +139,7 @@ class LabelPropagator(ClassifierMixin, BaseEstimator):
         self.label_distributions_ = result.probabilities
         self.confidence_ = result.confidence
         self.n_iter_ = result.n_iter
+        self.label_issues_ = result.label_issues()
         self._fit_unit = l2_normalize(X)
         return self
 

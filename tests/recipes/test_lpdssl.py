@@ -181,7 +181,7 @@ def test_network_pseudo_labels_and_cli(dataset, tmp_path, capsys):
     assert (
         recipe.name == "lpdssl"
         and c.propagate.weight == "uniform"
-        and c.propagate.params == {"n_neighbors": 50, "max_iter": 20}
+        and c.propagate.params == {"n_neighbors": 50, "alpha": 0.99, "max_iter": 20}
     )
     code = main(
         ["run", str(cfg), "--set", "iterative.pseudo_labels=magic", "-o", str(tmp_path / "x")]

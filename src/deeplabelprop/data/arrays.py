@@ -6,7 +6,6 @@ Every failure is an :class:`~deeplabelprop.errors.InputError` that names the fil
 
 from __future__ import annotations
 
-import csv
 import zipfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from .._validation import integer_labels
 from ..errors import InputError
+from .tables import read_rows
 
 FEATURE_KEYS = ("features", "X", "x", "embeddings")
 
@@ -130,11 +130,7 @@ def _load_label_npz(path: Path, n_samples: int) -> np.ndarray:
 
 
 def _load_label_csv(path: Path, n_samples: int) -> np.ndarray:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"labels file {path} could not be read as UTF-8 CSV ({exc})") from exc
+    rows = read_rows(path, "labels file")
     if rows and not rows[0][0].strip().lstrip("-").isdigit():
         rows = rows[1:]  # header
     if not rows:

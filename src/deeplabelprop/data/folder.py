@@ -17,7 +17,6 @@ to ``image_size``; non-image files are ignored and counted.
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from .files import FileImages
 from .listing import check_unreadable, choose_channels, choose_size, probe, walk_images
 from .options import LoadOptions
 from .registry import register_dataset
+from .tables import header_index, read_rows
 
 logger = logging.getLogger(__name__)
 
@@ -118,22 +118,23 @@ def _refuse_duplicates(root: Path, labeled: list[str], pool: list[str]) -> None:
 
 
 def read_label_csv(path: Path, root: Path) -> dict[str, str]:
-    """``path,label`` rows (header optional) as {relative path: class name}."""
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"label file {path} cannot be read as UTF-8 CSV ({exc})") from exc
-    if rows and [c.strip().lower() for c in rows[0]] == ["path", "label"]:
-        rows = rows[1:]
+    """``path,label`` rows (header optional; any spreadsheet dialect, see
+    :mod:`~deeplabelprop.data.tables`) as {relative path: class name}."""
+    rows = read_rows(path)
+    columns = header_index(rows[0], ("path", "label")) if rows else None
+    first = 2 if columns is not None else 1  # the row number of the first data row
+    rows = rows[1:] if columns is not None else rows
+    columns = columns or {"path": 0, "label": 1}
     out: dict[str, str] = {}
-    for line, row in enumerate(rows, start=1):
-        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+    for line, row in enumerate(rows, start=first):
+        fields = [row[columns["path"]], row[columns["label"]]] if len(row) >= 2 else row
+        if len(row) < 2 or not all(fields):
             raise InputError(
                 f"label file {path}, row {line}: expected 'path,label' with both given, got "
                 f"{','.join(row)!r}"
             )
-        rel, name = str(Path(row[0].strip())), row[1].strip()
+        rel_text, name = fields
+        rel = str(Path(rel_text))
         if rel in out:
             raise InputError(f"label file {path}: {rel} is listed more than once")
         if not (root / rel).is_file():

@@ -210,6 +210,8 @@ class Propagator:
     weight: ClassVar[str]
     calibration: ClassVar[str]
     constraints: ClassVar[dict]
+    # parameters only ``solve`` reads: a kept graph serves every value of them
+    solve_only: ClassVar[tuple] = ()
 
     def prepare(self, x: np.ndarray) -> Prepared:  # pragma: no cover - every method defines it
         raise NotImplementedError

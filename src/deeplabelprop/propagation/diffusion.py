@@ -14,7 +14,7 @@ from .._params import Interval, Options
 from ..graph import BACKENDS
 from ..graph.knn import default_device
 from .base import GraphPropagator, Prepared, label_matrix, stage
-from .cg import conjugate_gradient, sparse_operator
+from .cg import conjugate_gradient, shifted_operator, sparse_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
@@ -45,7 +45,7 @@ def diffuse(
     w = sparse_operator(normalized, device, dtype)
     b = torch.from_numpy(np.asarray(y)).to(device=device, dtype=dtype)
     z, n_iter, converged, rel = conjugate_gradient(
-        lambda v: v - alpha * (w @ v), b, max_iter=max_iter, tol=tol, dtype=dtype
+        shifted_operator(w, alpha), b, max_iter=max_iter, tol=tol, dtype=dtype
     )
     return z.cpu().numpy(), n_iter, converged, rel
 
@@ -62,6 +62,12 @@ def fold_columns(labels: np.ndarray, folds: list[np.ndarray], n_classes: int):
     return out
 
 
+def fitted_alpha(n_labeled: int, n_samples: int) -> float:
+    """α = 1 - 0.6·(m/n)^0.6, within [0.8, 0.995]: the default diffusion reach for m labels
+    among n points (see :class:`Diffusion`)."""
+    return float(np.clip(1.0 - 0.6 * (n_labeled / max(n_samples, 1)) ** 0.6, 0.8, 0.995))
+
+
 @register_propagator
 @dataclass
 class Diffusion(GraphPropagator):
@@ -69,8 +75,19 @@ class Diffusion(GraphPropagator):
 
     Graph: ℓ2-normalised features, k nearest neighbours (k = 10; Iscen: 50), a_ij = [v_iᵀv_j]_+^γ, W = A + Aᵀ,
     𝒲 = D^-½ W D^-½. Labels: Y one-hot, columns divided by class size. Z from CG on
-    (I - α𝒲) Z = Y, negative scores clipped at 0, rows normalised to probabilities,
-    confidence = entropy weight ω (eq. 11, max-normalised over the unlabeled points).
+    (I - α𝒲) Z = Y, negative scores clipped at 0, rows normalised to probabilities; the
+    training weight is Iscen's entropy weight ω (eq. 11, max-normalised over the unlabeled
+    points).
+
+    ``alpha`` left at None is fitted to the labeled share m/n: α = 1 - 0.6·(m/n)^0.6 in
+    [0.8, 0.995] (:func:`fitted_alpha`). The diffusion reaches about 1/(1 - α) steps, and the
+    denser the labels, the shorter the walk to the nearest one: measured on Fashion-MNIST
+    PCA-64 (seeds 200-202), the best α fell from 0.995 at 20 labels to 0.9 at 3,000, and the
+    rule then won or tied (within 0.25 points) a fixed 0.99 and 0.95 at every size on data it
+    was not fitted on (Fashion-MNIST's test images, scikit-learn's digits; RESULTS.md).
+    Iscen's α = 0.99 is one setting away (the lpdssl recipe keeps it); set it where classes
+    overlap heavily rather than form clusters (two overlapping Gaussians, 5 % labeled: 83.4 %
+    at 0.99 against 80.7 % with the fitted 0.90).
 
     CG stops at relative residual ``tol`` = 1e-2, which at α = 0.99 takes about the paper's 20
     iterations; pseudo labels then agree with an exact solve to within 0.1 % (RESULTS.md), while
@@ -83,7 +100,7 @@ class Diffusion(GraphPropagator):
     # tuned for CIFAR descriptors and is one setting away (the lpdssl recipe keeps it)
     n_neighbors: int = 10
     gamma: float = 3.0
-    alpha: float = 0.99
+    alpha: float | None = None
     max_iter: int = 50
     tol: float = 1e-2
     normalize_labels: bool = True
@@ -95,10 +112,11 @@ class Diffusion(GraphPropagator):
     name: ClassVar[str] = "diffusion"
     weight: ClassVar[str] = "entropy"  # Iscen eq. (11)
     calibration: ClassVar[str] = "temperature"  # measured best (propagation/calibration.py)
+    solve_only: ClassVar[tuple] = ("alpha", "max_iter", "tol", "normalize_labels")
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "gamma": Interval(0, None, closed="neither"),
-        "alpha": Interval(0, 1, closed="left"),
+        "alpha": Interval(0, 1, closed="left", allow_none=True),
         "max_iter": Interval(1, None, integer=True),
         "tol": Interval(0, None, closed="neither"),
         "normalize_labels": Options((True, False)),
@@ -127,7 +145,7 @@ class Diffusion(GraphPropagator):
             z, *_ = diffuse(
                 prepared.data["graph"].normalized,
                 rhs,
-                alpha=self.alpha,
+                alpha=main.info["fitted_params"]["alpha"],  # the real solve's (all labels)
                 max_iter=max(main.n_iter, 1),
                 tol=0.0,
                 device=self.device,
@@ -141,10 +159,11 @@ class Diffusion(GraphPropagator):
         """(I - α𝒲) Z = Y by CG for labels ``y`` on the prepared graph."""
         timings = dict(prepared.timings)
         with stage(timings, "propagate"):
+            alpha = self.alpha if self.alpha is not None else fitted_alpha((y >= 0).sum(), y.size)
             z, n_iter, converged, resid = diffuse(
                 prepared.data["graph"].normalized,
                 label_matrix(y, c, normalize=self.normalize_labels),
-                alpha=self.alpha,
+                alpha=alpha,
                 max_iter=self.max_iter,
                 tol=self.tol,
                 device=self.device,
@@ -162,5 +181,9 @@ class Diffusion(GraphPropagator):
             n_iter=n_iter,
             converged=converged,
             timings=timings,
-            info={**prepared.info, "cg_relative_residual": float(resid.max())},
+            info={
+                **prepared.info,
+                "fitted_params": {"alpha": alpha},
+                "cg_relative_residual": float(resid.max()),
+            },
         )

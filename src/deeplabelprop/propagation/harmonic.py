@@ -20,7 +20,7 @@ from .._params import Interval, Options
 from ..graph import BACKENDS
 from ..graph.knn import default_device
 from .base import GraphPropagator, Prepared, label_matrix, stage
-from .cg import conjugate_gradient, sparse_operator
+from .cg import conjugate_gradient, shifted_operator, sparse_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
@@ -55,7 +55,7 @@ def harmonic_solution(
     device = device or default_device()
     s_op = sparse_operator(s, device)
     g, n_iter, converged, resid = conjugate_gradient(
-        lambda v: v - s_op @ v, torch.from_numpy(rhs).to(device), max_iter=max_iter, tol=tol
+        shifted_operator(s_op, 1.0), torch.from_numpy(rhs).to(device), max_iter=max_iter, tol=tol
     )
     f[unl] = scale[:, None] * g.cpu().numpy()
     return f, n_iter, converged, resid
@@ -83,6 +83,7 @@ class Harmonic(GraphPropagator):
     name: ClassVar[str] = "harmonic"
     weight: ClassVar[str] = "top-probability"
     calibration: ClassVar[str] = "temperature"  # measured best (propagation/calibration.py)
+    solve_only: ClassVar[tuple] = ("max_iter", "tol")
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "gamma": Interval(0, None, closed="neither"),

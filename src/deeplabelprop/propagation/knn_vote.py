@@ -71,6 +71,7 @@ class KnnVote(Propagator):
     name: ClassVar[str] = "knn-vote"
     weight: ClassVar[str] = "margin"  # DMT eq. (8)-(9)
     calibration: ClassVar[str] = "platt"  # measured best (propagation/calibration.py)
+    solve_only: ClassVar[tuple] = ("tau", "confidence_temperature")
     constraints: ClassVar[dict] = {
         "tau": Interval(0, None, closed="neither"),
         "confidence_temperature": Interval(0, None, closed="neither"),

@@ -126,6 +126,7 @@ class LocalPropagation(Propagator):
     name: ClassVar[str] = "local"
     weight: ClassVar[str] = "top-probability"  # LLP eq. (6): c = p_y
     calibration: ClassVar[str] = "platt"  # measured best (propagation/calibration.py)
+    solve_only: ClassVar[tuple] = ("n_voters", "n_density", "tau", "density_weighting")
     constraints: ClassVar[dict] = {
         "n_voters": Interval(1, None, integer=True),
         "n_density": Interval(1, None, integer=True),

@@ -44,7 +44,7 @@ from ..fingerprint import fingerprint
 from ..graph import l2_normalize
 from .accuracy import estimate_accuracy
 from .base import Prepared, warn_degenerate
-from .calibration import CALIBRATIONS, fit_map
+from .calibration import CALIBRATIONS, fit_map, resolve
 from .out_of_fold import N_FOLDS, label_folds, out_of_fold
 from .parameters import SEED_PARAMETER
 from .registry import check_method_params, get_propagator_class, make_propagator
@@ -146,10 +146,9 @@ class Pipeline:
 
     def graph_fingerprint(self, x: np.ndarray, propagator) -> str:
         """Identifies what ``prepare`` computes: the (checked, unit) features, the method and
-        every parameter that is not a runtime choice."""
-        settings = {
-            k: v for k, v in dataclasses.asdict(propagator).items() if k not in RUNTIME_PARAMETERS
-        }
+        every parameter that ``prepare`` reads (not the solve's, not a runtime choice)."""
+        skip = {*RUNTIME_PARAMETERS, *propagator.solve_only}
+        settings = {k: v for k, v in dataclasses.asdict(propagator).items() if k not in skip}
         return fingerprint(x, self.method, settings)
 
     def prepare(self, features, *, seed: int = 0, graph: str | Path | None = None) -> Prepared:
@@ -212,7 +211,6 @@ class Pipeline:
         result = propagator.solve(prepared, y, c)
         result = self._with_weights(result, propagator)
         method = self.calibration if calibrate or self.weight == CALIBRATED else "none"
-        method = propagator.calibration if method == "auto" else method
         if method != "none":
             result = self._calibrate(propagator, prepared, y, c, result, method, seed)
         if self.weight == CALIBRATED:
@@ -220,8 +218,9 @@ class Pipeline:
         result.info["params"] = {
             "method": self.method,
             "weight": result.weight_name,
-            "calibration": method if result.calibrated else "none",
+            "calibration": result.info["calibration"]["method"] if result.calibrated else "none",
             **dataclasses.asdict(propagator),
+            **result.info.get("fitted_params", {}),  # a default fitted to the data (α)
         }
         return result
 
@@ -247,6 +246,7 @@ class Pipeline:
             )
         start = time.perf_counter()
         oof = out_of_fold(propagator, prepared, y, c, folds, result)
+        method = resolve(method, propagator.calibration, oof.index.size)
         fitted = fit_map(method, oof.probabilities, oof.given)
         unl = ~result.labeled
         probabilities = result.probabilities.copy()

@@ -22,6 +22,7 @@ from ..errors import InputError
 from .accuracy import AccuracyEstimate
 from .confidence import class_balance_weights
 from .out_of_fold import OutOfFold
+from .suspects import LabelIssues, find_label_issues
 
 FORMAT = "deeplabelprop.pseudo-labels/1"
 TOP_K = 3  # classes (with probabilities) per row of a pseudo-label CSV
@@ -75,6 +76,11 @@ class PropagationResult:
     def n_classes(self) -> int:
         return self.probabilities.shape[1]
 
+    def label_issues(self) -> LabelIssues:
+        """The given labels that look wrong, from the out-of-fold results
+        (:func:`~deeplabelprop.propagation.suspects.find_label_issues`)."""
+        return find_label_issues(self.out_of_fold, self.labels.size, self.n_classes)
+
     def with_weights(self, weights: np.ndarray, name: str) -> PropagationResult:
         """The same result with another training weight (1 is kept on labeled points)."""
         w = np.array(weights, dtype=np.float64)
@@ -118,20 +124,31 @@ class PropagationResult:
 
     def save_csv(self, path: str | Path, names: list[str], classes, *, top_k: int = TOP_K) -> None:
         """Write one row per point, keyed by ``names`` (file paths): ``index, path, label,
-        confidence, given`` (1 for a label that was given), then the ``top_k`` classes with their
-        probabilities. Atomic."""
+        confidence, given`` (1 for a label that was given), for a given label ``suspect`` (1 when
+        it looks wrong, 0, or "not checked" when it could not be held out), ``suspect_score``
+        and ``oof_label`` (the class propagation gives it when hidden), then the ``top_k``
+        classes with their probabilities. Atomic."""
         classes = [str(c) for c in classes]
         k = min(top_k, self.n_classes)
-        header = ["index", "path", "label", "confidence", "given"]
+        header = ["index", "path", "label", "confidence", "given", "suspect", "suspect_score"]
+        header.append("oof_label")
         for j in range(1, k + 1):
             header += [f"class_{j}", f"probability_{j}"]
         top = np.argsort(-self.probabilities, axis=1, kind="stable")[:, :k]
+        issues = self.label_issues()
         with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(header)
             for i, name in enumerate(names):
                 row = [i, name, classes[self.labels[i]], f"{self.confidence[i]:.4f}"]
                 row.append(int(self.labeled[i]))
+                if not self.labeled[i]:
+                    row += ["", "", ""]
+                elif not issues.checked[i]:
+                    row += ["not checked", "", ""]
+                else:
+                    row.append(int(issues.suspect[i]))
+                    row += [f"{issues.score[i]:.4f}", classes[issues.oof_label[i]]]
                 for c in top[i]:
                     row += [classes[c], f"{self.probabilities[i, c]:.4f}"]
                 writer.writerow(row)

@@ -121,6 +121,7 @@ class Spectral(GraphPropagator):
     name: ClassVar[str] = "spectral"
     weight: ClassVar[str] = "margin"  # DMT eq. (8)-(9)
     calibration: ClassVar[str] = "platt"  # measured best (propagation/calibration.py)
+    solve_only: ClassVar[tuple] = ("confidence_temperature",)
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "n_components": Interval(1, None, integer=True),

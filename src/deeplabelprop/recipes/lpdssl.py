@@ -76,7 +76,9 @@ class LPDSSLConfig(RecipeConfig):
     supervised: SupervisedSettings = setting(factory=SupervisedSettings)
     # Iscen: k = 50, γ = 3, α = 0.99, at most 20 CG iterations
     propagate: Pipeline = setting(
-        factory=lambda: Pipeline("diffusion", params={"n_neighbors": 50, "max_iter": 20})
+        factory=lambda: Pipeline(
+            "diffusion", params={"n_neighbors": 50, "alpha": 0.99, "max_iter": 20}
+        )
     )
     iterative: IterativeSettings = setting(factory=IterativeSettings)
 
