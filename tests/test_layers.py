@@ -30,6 +30,7 @@ LAYERS = [
     "graph",
     "propagation",
     "estimator",
+    "selection",
     "evaluate",
     "fewshot",
     "train",

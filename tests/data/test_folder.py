@@ -95,8 +95,22 @@ def test_csv_layout_and_its_errors(tmp_path):
             load_dataset(f"folder:{root}")
     (root / "labels.csv").write_text("all/0000.png,zero\nall/0001.png,one\n")
     png(root / "test" / "seven" / "a.png", items[0][1])  # a test class the labels do not have
-    with pytest.raises(InputError, match="seven is a class the labeled images do not have"):
-        load_problem(f"folder:{root}")
+    # issue 25: reported, and the run goes on (its test images count as errors)
+    problem = load_problem(f"folder:{root}")
+    assert problem.classes == ("one", "zero") and problem.test.classes[-1] == "seven"
+    assert (problem.test.labels == 2).sum() == 1
+
+
+def test_a_folder_nobody_labeled_yet_is_a_data_set(tmp_path):
+    """Issue 25: the first step of the loop (choosing what to label) needs a folder with no
+    labels to load: a flat folder of images, or unlabeled/ alone."""
+    items = digit_images(n_per_class=4)
+    for i, (_, a) in enumerate(items):
+        png(tmp_path / "flat" / f"{i:03d}.png", a)
+        png(tmp_path / "pool" / "unlabeled" / f"{i:03d}.png", a)
+    for spec in (f"folder:{tmp_path / 'flat'}", f"folder:{tmp_path / 'pool'}"):
+        data = load_dataset(spec)
+        assert len(data) == 12 and data.classes == () and (data.labels == -1).all()
 
 
 def test_imagenet_layout_resized_to_32(tmp_path):
@@ -126,7 +140,10 @@ def duplicate(root):
     "build, match",
     [
         (lambda r: (r / "labeled" / "empty").mkdir(parents=True), "labeled/empty holds no image"),
-        (lambda r: (r / "labeled").rename(r / "labelled"), "labeled/ is missing"),
+        (
+            lambda r: (r / "labeled").rename(r / "labelled"),
+            "has no labeled image yet \\(its folders: labelled/, unlabeled/\\)",
+        ),
         (lambda r: duplicate(r), "dup.png is the same file as the labeled"),
         (
             lambda r: (r / "unlabeled" / "broken.png").write_bytes(b"\x89PNG\r\n garbage"),

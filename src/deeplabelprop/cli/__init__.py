@@ -1,7 +1,8 @@
 """Command line: each subcommand is one module here and maps onto one library call.
 
     deeplabelprop propagate FEATURES LABELS --method M [--k --alpha --eta ...] -o OUT.npz
-    deeplabelprop run CONFIG [--set key=value ...] [--fast-dev-run] -o RUN
+    deeplabelprop suggest RUN | FEATURES [LABELS] -n N [--audit A] [-o to_label.csv]
+    deeplabelprop run CONFIG [--set key=value ...] [--labels-from to_label.csv] -o RUN
     deeplabelprop pretrain [CONFIG] [--dataset D] [--set key=value ...] -o RUN
     deeplabelprop predict MODEL IMAGES... -o predictions.csv
     deeplabelprop embed DATASET --model SPEC -o features.npz
@@ -27,9 +28,33 @@ import torch
 
 from .. import distributed
 from ..errors import InputError
-from . import datasets, demo, embed, methods, predict, pretrain, propagate, report, run, split
+from . import (
+    datasets,
+    demo,
+    embed,
+    methods,
+    predict,
+    pretrain,
+    propagate,
+    report,
+    run,
+    split,
+    suggest,
+)
 
-COMMANDS = [propagate, run, pretrain, predict, embed, report, split, methods, datasets, demo]
+COMMANDS = [
+    propagate,
+    suggest,
+    run,
+    pretrain,
+    predict,
+    embed,
+    report,
+    split,
+    methods,
+    datasets,
+    demo,
+]
 QUIET_COMMANDS = ("methods", "datasets", "demo")
 
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InputError
+
 NAME = "run"
 HELP = "run (or resume) a recipe from its TOML config"
 
@@ -30,6 +32,12 @@ def add_overrides(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, help="e.g. configs/fashion-mnist/dmt.toml")
+    p.add_argument(
+        "--labels-from",
+        type=Path,
+        help="a to_label.csv of `suggest` with its label column filled in (empty: not labeled "
+        "yet); its labels go on top of labeled/<class>/ and labels.csv",
+    )
     add_overrides(p)
 
 
@@ -54,5 +62,10 @@ def execute(recipe, config, args: argparse.Namespace) -> int:
 def main(args: argparse.Namespace) -> int:
     from ..recipes import load_recipe
 
-    recipe, config = load_recipe(args.config, args.overrides, fast_dev_run=args.fast_dev_run)
+    overrides = list(args.overrides)
+    if args.labels_from is not None:
+        if not args.labels_from.is_file():
+            raise InputError(f"--labels-from {args.labels_from} does not exist")
+        overrides.append(f"labels_from={args.labels_from.resolve()}")
+    recipe, config = load_recipe(args.config, overrides, fast_dev_run=args.fast_dev_run)
     return execute(recipe, config, args)

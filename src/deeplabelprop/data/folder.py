@@ -67,13 +67,17 @@ def _class_folders(
             "see the README's 'Your own images' for the layouts"
         )
     classes = known if known is not None else tuple(names)
+    unlabeled_classes = [n for n in names if n not in classes]
+    if unlabeled_classes:  # a test class nobody has labeled yet: its images count as errors
+        logger.warning(
+            "%s: class(es) %s have test images but no label yet; their test images count as "
+            "errors until you label some",
+            where,
+            ", ".join(unlabeled_classes),
+        )
+        classes = (*classes, *unlabeled_classes)
     files, labels, ignored = [], [], 0
     for name in names:
-        if name not in classes:
-            raise InputError(
-                f"{where / name} is a class the labeled images do not have; the classes are "
-                f"{', '.join(classes)}"
-            )
         found, skipped = walk_images(where / name, root)
         if not found:
             raise InputError(
@@ -85,24 +89,38 @@ def _class_folders(
     return _Labeled(files, labels, classes, ignored)
 
 
-def _labeled_unlabeled(root: Path) -> _Labeled:
-    """``labeled/<class>/**`` plus ``unlabeled/**``."""
-    if not (root / "labeled").is_dir():
-        raise InputError(
-            f"{root}/labeled/ is missing: put each labeled image in labeled/<class>/ "
-            "(the unlabeled ones in unlabeled/)"
-        )
-    labeled = _class_folders(root, root / "labeled")
+def _labeled_unlabeled(root: Path, labels_csv: Path | None) -> _Labeled:
+    """``labeled/<class>/**`` plus ``unlabeled/**``, and a ``labels.csv`` on top: a file it
+    names takes the CSV's class (the CSV wins over the class folder), so a round of labeling
+    adds rows to the CSV without moving files (moved files are new paths: new images)."""
+    labeled = (
+        _class_folders(root, root / "labeled")
+        if (root / "labeled").is_dir()
+        else _Labeled([], [], ())
+    )
     pool, ignored = (
         walk_images(root / "unlabeled", root) if (root / "unlabeled").is_dir() else ([], 0)
     )
     _refuse_duplicates(root, labeled.files, pool)
-    return _Labeled(
-        labeled.files + pool,
-        labeled.labels + [UNKNOWN] * len(pool),
-        labeled.classes,
-        labeled.ignored + ignored,
-    )
+    files = labeled.files + pool
+    names = [labeled.classes[k] for k in labeled.labels] + [None] * len(pool)
+    if labels_csv is not None:
+        named = read_label_csv(labels_csv, root)
+        _refuse_unlisted(named, files, labels_csv, root)
+        names = [named.get(f, n) for f, n in zip(files, names, strict=True)]
+        ignored -= int(labels_csv.parent == root)
+    classes = tuple(sorted({n for n in names if n is not None}))
+    labels = [classes.index(n) if n is not None else UNKNOWN for n in names]
+    return _Labeled(files, labels, classes, labeled.ignored + ignored)
+
+
+def _refuse_unlisted(named: dict, files: list[str], labels_csv: Path, root: Path) -> None:
+    not_images = sorted(set(named) - set(files))
+    if not_images:
+        raise InputError(
+            f"label file {labels_csv} names {not_images[0]}, which is not an image file of the "
+            f"data set under {root} (or lies in test/)"
+        )
 
 
 def _refuse_duplicates(root: Path, labeled: list[str], pool: list[str]) -> None:
@@ -153,19 +171,64 @@ def _csv_layout(root: Path, labels_csv: Path) -> _Labeled:
     named = read_label_csv(labels_csv, root)
     files, ignored = walk_images(root, root)
     files = [f for f in files if Path(f).parts[0] not in TEST_FOLDERS]
-    not_images = sorted(set(named) - set(files))
-    if not_images:
-        raise InputError(
-            f"label file {labels_csv} names {not_images[0]}, which is not an image file under "
-            f"{root} (or lies in test/)"
-        )
+    _refuse_unlisted(named, files, labels_csv, root)
     classes = tuple(sorted(set(named.values())))
     labels = [classes.index(named[f]) if f in named else UNKNOWN for f in files]
     return _Labeled(files, labels, classes, ignored - int(labels_csv.parent == root))
 
 
+NEW_CLASS = "new:"  # how a to_label.csv row says its label is a class not seen before
+
+
+def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> dict[str, str]:
+    """The filled rows of a ``to_label.csv`` (``path`` and ``label`` columns; an empty label is
+    "not labeled yet") as {relative path: class name}. A path that is not an image of the data
+    set, or a label that is not a class (a new one is written ``new:NAME``), is an error."""
+    rows = read_rows(path, "to_label file")
+    columns = header_index(rows[0], ("path", "label")) if rows else None
+    if columns is None:
+        raise InputError(f"{path} has no header with 'path' and 'label' columns (from `suggest`)")
+    known, out = set(files), {}
+    for line, row in enumerate(rows[1:], start=2):
+        name = row[columns["label"]] if len(row) > columns["label"] else ""
+        if not name:
+            continue
+        rel = str(Path(row[columns["path"]]))
+        if rel not in known:
+            raise InputError(
+                f"{path}, row {line}: {rel} is not an image of the data set under {root}"
+            )
+        if name.startswith(NEW_CLASS):
+            name = name[len(NEW_CLASS) :].strip()
+        elif name not in classes:
+            raise InputError(
+                f"{path}, row {line}: {name!r} is not a class ({', '.join(classes) or 'none yet'}); "
+                f"write {NEW_CLASS}{name} to add it as a new class"
+            )
+        out[rel] = name
+    return out
+
+
+def _with_to_label(labeled: _Labeled, path: Path, root: Path) -> _Labeled:
+    """``labeled`` with a filled to_label.csv on top (its labels win)."""
+    named = read_to_label(path, root, labeled.files, labeled.classes)
+    names = [labeled.classes[k] if k >= 0 else None for k in labeled.labels]
+    names = [named.get(f, n) for f, n in zip(labeled.files, names, strict=True)]
+    classes = tuple(sorted({n for n in names if n is not None}))
+    labels = [classes.index(n) if n is not None else UNKNOWN for n in names]
+    return _Labeled(labeled.files, labels, classes, labeled.ignored)
+
+
 def list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
-    """The files of ``split`` under ``root`` (relative to it) with their labels."""
+    """The files of ``split`` under ``root`` (relative to it) with their labels (a filled
+    to_label.csv, ``labels_from``, on top)."""
+    listed = _list_folder(root, split, opts)
+    if split != "test" and opts.labels_from:
+        listed = _with_to_label(listed, Path(opts.labels_from).expanduser(), root)
+    return listed
+
+
+def _list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
     if not root.is_dir():
         raise InputError(f"image folder {root} does not exist or is not a folder")
     imagenet = opts.layout == "imagenet" or ((root / "train").is_dir() and (root / "val").is_dir())
@@ -176,13 +239,17 @@ def list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
         return _class_folders(root, where, known=opts.classes)
     if imagenet:
         return _class_folders(root, root / "train")
-    if (root / "labeled").is_dir() or (root / "unlabeled").is_dir():
-        return _labeled_unlabeled(root)
     csv_path = Path(opts.labels).expanduser() if opts.labels else root / "labels.csv"
     if opts.labels and not csv_path.is_file():
         raise InputError(f"label file {opts.labels} does not exist")
+    if (root / "labeled").is_dir() or (root / "unlabeled").is_dir():
+        return _labeled_unlabeled(root, csv_path if csv_path.is_file() else None)
     if csv_path.is_file():
         return _csv_layout(root, csv_path)
+    subfolders = [p for p in root.iterdir() if p.is_dir() and p.name not in TEST_FOLDERS]
+    if not subfolders:  # a folder of images nobody has labeled yet
+        files, ignored = walk_images(root, root)
+        return _Labeled(files, [UNKNOWN] * len(files), (), ignored)
     return _class_folders(root, root, exclude=TEST_FOLDERS)
 
 

@@ -14,7 +14,7 @@ class LoadOptions:
     ``image_size`` (square) or ``size`` (height, width) fit every image to one size (``resize``:
     "crop" the centre after scaling the shorter side, or "squash"); ``channels`` forces grey (1)
     or RGB (3). ``unreadable``: "stop" or "skip" files that cannot be read. ``labels``: a
-    ``path,label`` CSV for a folder. ``cache``: how decoded images are kept (see
+    ``path,label`` CSV for a folder; ``labels_from``: a filled ``to_label.csv`` on top of it. ``cache``: how decoded images are kept (see
     :mod:`deeplabelprop.data.cache`). ``classes`` and ``normalization`` are set from the training
     split when the test split is read, so both agree.
     """
@@ -26,6 +26,7 @@ class LoadOptions:
     resize: str = "crop"
     unreadable: str = "stop"
     labels: str | None = None
+    labels_from: str | None = None
     cache: str = "auto"
     num_workers: int = 0
     download: bool = False

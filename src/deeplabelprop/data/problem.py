@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fingerprint import Fingerprinter, fingerprint
 from .dataset import UNKNOWN, ImageDataset
 from .folder import MissingSplit
 from .options import LoadOptions
@@ -53,6 +54,41 @@ class Problem:
     @property
     def classes(self) -> tuple[str, ...]:
         return self.train.classes
+
+    def given_by_name(self) -> dict[str, str]:
+        """The given labels keyed by example (its path): {name: class name}."""
+        names = self.train.example_names()
+        return {names[i]: self.classes[self.given[i]] for i in np.flatnonzero(self.given >= 0)}
+
+    def fingerprints(self) -> dict[str, str]:
+        """What the stages read, each as a fingerprint: ``images`` (the training examples:
+        their names, and each file's size and modification time, or the pixels of an
+        in-memory set), ``labels`` (the given labels, keyed by example, so a reordered listing
+        is the same labels) and ``test`` (the test examples and their classes)."""
+        prints = {
+            "images": images_fingerprint(self.train),
+            "labels": fingerprint(sorted(self.given_by_name().items())),
+        }
+        if self.test is not None:
+            names = self.test.example_names()
+            known = [self.test.classes[k] if k >= 0 else "" for k in self.test.labels]
+            prints["test"] = fingerprint(names, known, images_fingerprint(self.test))
+        return prints
+
+
+def images_fingerprint(data: ImageDataset) -> str:
+    """The examples of ``data``: names plus each file's size and mtime when they are files
+    under the data set's folder, else the decoded pixels."""
+    names = data.example_names()
+    root = Path(data.name.partition(":")[2]) if ":" in data.name else None
+    if data.paths is not None and root is not None and (root / data.paths[0]).is_file():
+        h = Fingerprinter().add(names)
+        for rel in data.paths:
+            st = (root / rel).stat()
+            h.add([st.st_size, st.st_mtime_ns])
+        return h.hexdigest()
+    pixels = data.images if isinstance(data.images, np.ndarray) else None
+    return fingerprint(names, pixels)
 
 
 def seeded_subset(n: int, seed: int, size: int) -> np.ndarray:
@@ -149,6 +185,15 @@ def load_problem(
             notes.append(
                 f"validation_fraction = {validation_fraction}: {len(test)} labeled images held "
                 "out as the test set"
+            )
+        if not (given >= 0).any():
+            folders = ", ".join(
+                sorted(f"{p.name}/" for p in Path(spec.partition(":")[2]).glob("*") if p.is_dir())
+            )
+            raise InputError(
+                f"{spec} has no labeled image yet{f' (its folders: {folders})' if folders else ''}: "
+                "label some (labeled/<class>/ or a labels.csv), or let `deeplabelprop suggest` "
+                "choose which to label first"
             )
         missing = [c for k, c in enumerate(train.classes) if not (given == k).any()]
         if missing:

@@ -40,7 +40,7 @@ from .common import (
     stage_seconds,
     write_pseudo_labels,
 )
-from .metric_stage import check_metric, metric_stage
+from .metric_stage import check_metric, label_free, metric_stage
 from .registry import register_recipe
 from .run_dir import open_problem, open_run
 from .settings import RecipeConfig
@@ -223,7 +223,9 @@ def run_dmt(
         del stages["metric"]
     if not cfg.finetune.use_pseudo_labels:
         del stages["propagate"]
-    run = open_run(out_dir, "dmt", cfg, stages, fast_dev_run=fast_dev_run)
+    run = open_run(
+        out_dir, "dmt", cfg, stages, fast_dev_run=fast_dev_run, label_free=label_free(cfg.metric)
+    )
     problem = open_problem(run, cfg, progress=progress)
     device = device_of(cfg)
     encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)

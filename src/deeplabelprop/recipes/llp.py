@@ -36,7 +36,7 @@ from .common import (
     stage_seconds,
     write_pseudo_labels,
 )
-from .metric_stage import check_metric, metric_stage
+from .metric_stage import check_metric, label_free, metric_stage
 from .registry import register_recipe
 from .run_dir import open_problem, open_run
 from .settings import RecipeConfig
@@ -132,7 +132,9 @@ def run_llp(
         "llp": cfg.stage_settings("metric", "propagate", "llp"),
     }
     stages["pseudo_labels"] = stages["llp"]
-    run = open_run(out_dir, "llp", cfg, stages, fast_dev_run=fast_dev_run)
+    run = open_run(
+        out_dir, "llp", cfg, stages, fast_dev_run=fast_dev_run, label_free=label_free(cfg.metric)
+    )
     problem = open_problem(run, cfg, progress=progress)
     device, p = device_of(cfg), cfg.llp
     encoder = metric_stage(run, cfg.metric, cfg, problem, device, progress=progress)

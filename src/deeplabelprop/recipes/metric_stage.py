@@ -19,6 +19,14 @@ from ..models.saved import Preprocessing, load_model, save_model
 from ..pretrain import MetricSettings, train_metric
 from .run_dir import Run
 
+LABELED_METRICS = ("nca", "bootstrap")  # metric sources that read the given labels
+
+
+def label_free(m: MetricSettings, name: str = "metric") -> tuple[str, ...]:
+    """(``name``,) when the metric does not read the given labels (instance discrimination,
+    an encoder or a pretrained backbone): a new round of labels keeps it."""
+    return () if m.source in LABELED_METRICS else (name,)
+
 
 def check_metric(m: MetricSettings, section: str, *, allowed: tuple[str, ...]) -> None:
     """Recipe-specific choices, and an encoder that exists, before anything is written."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,11 +40,28 @@ def _git_sha() -> str | None:
     return git_sha()
 
 
+# what a stage reads, by default: every stage reads the images, the given labels and the test
+# set, except the stages a recipe names label-free (an instance-discrimination metric)
+INPUTS = ("images", "labels", "test")
+
+
 class Run:
     """An open run directory (see the module docstring); create it with :func:`open_run`."""
 
-    def __init__(self, path: Path, record: dict, stages: dict[str, dict]):
+    def __init__(
+        self, path: Path, record: dict, stages: dict[str, dict], label_free: tuple[str, ...] = ()
+    ):
         self.path, self.record, self.stages = path, record, stages
+        self.label_free = set(label_free)
+
+    def reads(self, stage: str) -> set[str]:
+        """The inputs stage ``stage`` reads (:data:`INPUTS`)."""
+        return {"images"} if stage in self.label_free else set(INPUTS)
+
+    @property
+    def round(self) -> int:
+        """The round of labels this run is on: 1, then one more each time its inputs change."""
+        return int(self.record.get("round", 1))
 
     # -- writing run.json -------------------------------------------------------------------
     def _save(self) -> None:
@@ -58,7 +76,12 @@ class Run:
             save_split(
                 self.path / "split.json", problem.split, problem.train.labels, problem.classes
             )
-        arrays = {"given": problem.given, "classes": np.asarray(problem.classes, dtype=str)}
+        self._follow_inputs(problem)
+        arrays = {
+            "given": problem.given,
+            "classes": np.asarray(problem.classes, dtype=str),
+            "names": np.asarray(problem.train.example_names(), dtype=str),
+        }
         if problem.truth is not None:
             arrays["truth"] = problem.truth
         if problem.test is not None:
@@ -73,6 +96,51 @@ class Run:
             "notes": list(problem.notes),
         }
         self.output("labels", "labels.npz")
+
+    def _follow_inputs(self, problem: Problem) -> None:
+        """Make's rule: a stage is stale when what it reads changed. The first recorded stage
+        that reads a changed input reruns, and every stage after it (they read its output);
+        the stages before it are kept. Said in one line, e.g. "labels: 60 added, 2 changed, 0
+        removed; keeping metric; rerunning propagate, finetune". A rerun starts a new round."""
+        inputs = problem.fingerprints()
+        previous = self.record.get("inputs")
+        self.record["inputs"] = inputs
+        done = [s for s in self.stages if s in self.record["stages"]]
+        if not done or previous == inputs:
+            return
+        changed = (
+            set(INPUTS)
+            if previous is None
+            else {k for k in INPUTS if previous.get(k) != inputs.get(k)}
+        )
+        first = next((i for i, s in enumerate(done) if self.reads(s) & changed), None)
+        if first is None:
+            return
+        rerun, kept = done[first:], done[:first]
+        for stage in rerun:
+            del self.record["stages"][stage]
+            if distributed.is_main() and (self.path / stage).is_dir():
+                shutil.rmtree(self.path / stage)  # its checkpoints are of the old inputs
+        self.record["round"] = self.round + 1
+        self.record["status"] = "running"
+        what = describe_changes(self.path, problem, changed, previous is None)
+        line = (
+            f"{what}; {'keeping ' + ', '.join(kept) + '; ' if kept else ''}rerunning "
+            f"{', '.join(rerun)} (round {self.round})"
+        )
+        logger.warning("%s", line)
+        self.record.setdefault("notes", []).append(line)
+
+    def keep_round(self) -> None:
+        """Copy what a person reads of this round (labels, pseudo labels, results,
+        suggestions) into ``rounds/<k>/``, so the next round can be compared with it."""
+        if not distributed.is_main():
+            return
+        folder = self.path / "rounds" / str(self.round)
+        for name in ("labels.npz", "pseudo_labels.csv", "results.json"):
+            if (self.path / name).is_file():
+                with atomic_path(folder / name) as tmp:
+                    shutil.copyfile(self.path / name, tmp)
 
     # -- stages -----------------------------------------------------------------------------
     def done(self, name: str) -> bool:
@@ -110,6 +178,7 @@ class Run:
         self.record["results"] = plain(results)
         self.record["status"] = "done"
         self.output("results", "results.json")
+        self.keep_round()
         return results
 
 
@@ -151,16 +220,58 @@ def open_run(
     stages: dict[str, dict],
     *,
     fast_dev_run: bool = False,
+    label_free: tuple[str, ...] = (),
 ) -> Run:
     """Check ``path`` against these settings (nothing is written yet) and return the run.
 
-    ``stages`` maps each stage to the settings that shape it, in order.
+    ``stages`` maps each stage to the settings that shape it, in order; ``label_free`` names
+    the stages that do not read the given labels (kept when only the labels change).
     """
     path = Path(path)
     _check_batches_split(config)
     # rank 0 decides (the others would otherwise see the folder rank 0 starts writing)
     record = distributed.from_main(lambda: _record(path, recipe, config, stages, fast_dev_run))
-    return Run(path, record, stages)
+    return Run(path, record, stages, label_free)
+
+
+def describe_changes(path: Path, problem: Problem, changed: set[str], unknown: bool) -> str:
+    """What changed since the last round, in words: labels added, changed and removed (keyed
+    by example), images added and removed."""
+    if unknown:
+        return "the earlier run did not record what it read"
+    now = problem.given_by_name()
+    names = set(problem.train.example_names())
+    before, before_names = {}, None
+    if (path / "labels.npz").is_file():
+        with np.load(path / "labels.npz", allow_pickle=False) as z:
+            if "names" in z.files:
+                classes, given = z["classes"], z["given"]
+                before_names = set(z["names"].tolist())
+                before = {
+                    str(n): str(classes[g])
+                    for n, g in zip(z["names"], given, strict=True)
+                    if g >= 0
+                }
+    parts = []
+    if "images" in changed:
+        if before_names is None:
+            parts.append("images changed")
+        else:
+            parts.append(
+                f"images: {len(names - before_names)} added, {len(before_names - names)} removed"
+            )
+    if "labels" in changed:
+        added = sum(1 for n in now if n not in before)
+        relabeled = sum(1 for n in now if n in before and before[n] != now[n])
+        removed = sum(1 for n in before if n not in now)
+        new_classes = sorted(set(now.values()) - set(before.values()))
+        part = f"labels: {added} added, {relabeled} changed, {removed} removed"
+        if new_classes and before:
+            part += f"; new class(es): {', '.join(new_classes)}"
+        parts.append(part)
+    if "test" in changed:
+        parts.append("test set changed")
+    return "; ".join(parts)
 
 
 def _record(path: Path, recipe: str, config, stages: dict, fast_dev_run: bool) -> dict:

@@ -18,6 +18,9 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 # settings that change how fast a run goes, not what it computes: a rerun may change them
 RUNTIME_SETTINGS = ("device", "num_workers", "cache")
+# where the labels come from: a rerun may change them, and the labels they give are compared
+# as the stages' inputs (run_dir: a stage reruns when what it reads changed)
+LABEL_SOURCES = ("labels", "labels_from")
 
 
 @dataclass
@@ -25,6 +28,7 @@ class RecipeConfig:
     """Data: ``dataset`` is a registered name or ``folder:PATH`` (your images), with
     ``image_size`` (square; default: the images' own size when they share one), ``resize``
     (how images of other shapes are fitted), ``labels`` (a ``path,label`` CSV for a folder),
+    ``labels_from`` (a filled ``to_label.csv`` of ``suggest``, on top of the others),
     ``unreadable`` (stop or skip files that cannot be read), ``validation_fraction`` (labeled
     images held out as the test set when the data has no test split), ``subset`` (a seeded
     subset of the images, as in a fast dev run). Training: ``model``, ``width``, ``seed``,
@@ -38,6 +42,7 @@ class RecipeConfig:
     image_size: int | None = setting(None, Interval(1, 4096, integer=True, allow_none=True))
     resize: str = setting("crop", Options(RESIZE_MODES))
     labels: str | None = None
+    labels_from: str | None = None
     unreadable: str = setting("stop", Options(UNREADABLE_POLICIES))
     validation_fraction: float = setting(0.0, Interval(0, 1, closed="left"))
     subset: int | None = setting(None, Interval(1, None, integer=True, allow_none=True))
@@ -62,6 +67,7 @@ class RecipeConfig:
             resize=self.resize,
             unreadable=self.unreadable,
             labels=self.labels,
+            labels_from=self.labels_from,
             cache=self.cache,
             num_workers=self.num_workers,
             progress=progress,
@@ -70,7 +76,6 @@ class RecipeConfig:
     def stage_settings(self, *sections: str) -> dict:
         """What shapes a stage: the common settings (runtime ones excepted) and its sections."""
         flat = to_dict(self)
-        common = {
-            k: v for k, v in flat.items() if k not in RUNTIME_SETTINGS and not isinstance(v, dict)
-        }
+        skip = {*RUNTIME_SETTINGS, *LABEL_SOURCES}
+        common = {k: v for k, v in flat.items() if k not in skip and not isinstance(v, dict)}
         return {**common, **{s: flat[s] for s in sections}}

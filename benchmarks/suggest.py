@@ -1,0 +1,127 @@
+"""Which images to label (issue 25): ``suggest`` against random picks and TypiClust, on
+Fashion-MNIST PCA-64 (or features from a file), accuracy of the pseudo labels on the unlabeled
+rows after each round.
+
+    .venv/bin/python benchmarks/suggest.py --seeds 100 101 102
+
+Budgets: cold starts of 10, 20 and 40 labels, then +20 per round to 100 (each strategy picks
+its own rounds from its own labels). Strategies: random uniform; random class-balanced (a
+reference a user cannot draw: it needs the truth); TypiClust (Hacohen et al. 2022, as the
+paper: Euclidean k-means with |L| + B clusters on the features, typicality within the
+cluster, K = 20, the B largest uncovered clusters); ours (``deeplabelprop.selection.suggest``:
+spherical k-means on unit rows, global typicality, uncertainty past 5 labels per class).
+Propagation: ``propagate`` at its defaults (diffusion, calibrated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from common import fashion_pca, machine
+from sklearn.cluster import KMeans
+from sklearn.neighbors import NearestNeighbors
+
+from deeplabelprop import propagate
+from deeplabelprop.graph import l2_normalize
+from deeplabelprop.selection import suggest
+
+
+def typiclust(x: np.ndarray, labeled: np.ndarray, budget: int, seed: int) -> list[int]:
+    """TypiClust's selection, written from the paper (Algorithm 1, typicality eq. 2)."""
+    k = int(labeled.size) + budget
+    clusters = KMeans(k, n_init=1, random_state=seed).fit_predict(x)
+    covered = set(clusters[labeled].tolist())
+    sizes = np.bincount(clusters, minlength=k)
+    picks = []
+    for c in sorted((c for c in range(k) if c not in covered), key=lambda c: -sizes[c]):
+        members = np.flatnonzero(clusters == c)
+        members = members[~np.isin(members, labeled)]
+        if members.size == 0:
+            continue
+        nn = min(20, members.size - 1)
+        if nn < 1:
+            picks.append(int(members[0]))
+        else:
+            dist, _ = NearestNeighbors(n_neighbors=nn + 1).fit(x[members]).kneighbors(x[members])
+            picks.append(int(members[np.argmax(1.0 / np.maximum(dist[:, 1:].mean(1), 1e-12))]))
+        if len(picks) == budget:
+            break
+    return picks
+
+
+def accuracy(x, truth, chosen) -> tuple[float, object]:
+    y = np.full(truth.size, -1)
+    y[chosen] = truth[chosen]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = propagate(x, y)
+    unl = y < 0
+    return float(np.mean(r.labels[unl] == truth[unl])), r
+
+
+def pick(strategy, x, unit, truth, chosen, budget, result, rng, seed):
+    chosen = np.asarray(chosen, dtype=np.int64)
+    rest = np.setdiff1d(np.arange(truth.size), chosen)
+    if strategy == "random uniform":
+        return rng.choice(rest, budget, replace=False).tolist()
+    if strategy == "random class-balanced (needs the truth)":
+        out = []
+        for j in range(budget):
+            c = (chosen.size + j) % 10
+            pool = np.setdiff1d(rest[truth[rest] == c], out)
+            out.append(int(rng.choice(pool)))
+        return out
+    if strategy == "TypiClust (anchor)":
+        return typiclust(x, chosen, budget, seed)
+    y = np.full(truth.size, -1)
+    y[chosen] = truth[chosen]
+    return suggest(unit, y, budget, result=result, seed=seed).index[-budget:].tolist()
+
+
+STRATEGIES = (
+    "random uniform",
+    "random class-balanced (needs the truth)",
+    "TypiClust (anchor)",
+    "ours (suggest)",
+)
+SCHEDULE = [("cold", 10), ("cold", 20), ("cold", 40), ("round", 60), ("round", 80), ("round", 100)]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
+    p.add_argument("--features", help="an (n, d) .npy instead of PCA-64 of the pixels")
+    args = p.parse_args()
+    x, truth = fashion_pca(64)
+    if args.features:
+        x = np.load(args.features).astype(np.float32)
+    unit = l2_normalize(x)
+    table: dict = {}
+    for seed in args.seeds:
+        for strategy in STRATEGIES:
+            rng = np.random.default_rng(seed)
+            chosen: list[int] = []
+            result = None
+            t = time.perf_counter()
+            for kind, size in SCHEDULE:
+                if kind == "cold":
+                    chosen, result = [], None
+                new = pick(strategy, x, unit, truth, chosen, size - len(chosen), result, rng, seed)
+                chosen = chosen + new
+                acc, result = accuracy(x, truth, chosen)
+                table.setdefault((strategy, f"{kind} {size}"), []).append(acc)
+            print(f"seed {seed} {strategy}: {time.perf_counter() - t:.0f} s", flush=True)
+    print(f"\nmachine: {machine()}; seeds {args.seeds}\n")
+    cols = [f"{k} {s}" for k, s in SCHEDULE]
+    print("| strategy | " + " | ".join(c.replace("cold", "cold start").replace("round", "round to") for c in cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for strategy in STRATEGIES:
+        cells = [f"{100 * np.mean(table[(strategy, c)]):.1f} ± {100 * np.std(table[(strategy, c)]):.1f}" for c in cols]
+        print(f"| {strategy} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The labeling loop's rerun (issue 25 item 1): a stage is identified by its settings *and* what
+it reads. After labels are added, a rerun of the same command reruns exactly the stages that
+read labels, keeps the metric, says so in one line, keeps each round, and gives what a fresh
+run with the same labels gives."""
+
+import csv
+import json
+import logging
+import shutil
+
+import numpy as np
+
+from deeplabelprop.recipes import run_dmt
+from tests.data.test_folder import NAMES, png, user_folder
+from tests.recipes.test_user_folder import small
+
+
+def add_labels(root, n):
+    """Label ``n`` more images of each class in ``labels.csv`` beside the class folders, as a
+    spreadsheet saves it (their class is in the file name the fixture gave them:
+    x<class>_<j>.png); the files stay where they are."""
+    rows = ["path;label"]
+    for c, name in enumerate(NAMES):
+        for p in sorted((root / "unlabeled").rglob(f"x{c}_*.png"))[:n]:
+            rows.append(f"{p.relative_to(root)};{name}")
+    (root / "labels.csv").write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode())
+    return len(rows) - 1
+
+
+def pseudo(run):
+    return {
+        r["path"]: (r["label"], r["confidence"])
+        for r in csv.DictReader(open(run / "pseudo_labels.csv"))
+    }
+
+
+def test_new_labels_rerun_what_reads_them_and_keep_the_metric(tmp_path, caplog):
+    root = user_folder(tmp_path / "photos")
+    run = tmp_path / "run"
+    run_dmt(small(root), run)
+    first = pseudo(run)
+    encoder = (run / "metric" / "encoder.pt").read_bytes()
+    metric_time = json.loads((run / "run.json").read_text())["stages"]["metric"]["seconds"]
+    add_labels(root, 2)
+    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
+        run_dmt(small(root), run)
+    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    assert said == [
+        "labels: 6 added, 0 changed, 0 removed; keeping metric; rerunning propagate, finetune "
+        "(round 2)"
+    ]
+    record = json.loads((run / "run.json").read_text())
+    assert record["round"] == 2 and record["stages"]["metric"]["seconds"] == metric_time
+    assert (run / "metric" / "encoder.pt").read_bytes() == encoder  # the metric was kept
+    second = pseudo(run)
+    assert second != first
+    given = [r for r in csv.DictReader(open(run / "pseudo_labels.csv")) if r["given"] == "1"]
+    assert len(given) == 15
+    # each round's pseudo labels are kept
+    assert pseudo(run / "rounds" / "1") == first and pseudo(run / "rounds" / "2") == second
+    # the same labels from scratch, with the kept metric's encoder: the same pseudo labels
+    fresh = tmp_path / "fresh"
+    cfg = small(
+        root, metric={"source": "checkpoint", "checkpoint": str(run / "metric" / "encoder.pt")}
+    )
+    run_dmt(cfg, fresh)
+    assert pseudo(fresh) == second
+    # nothing changed: nothing reruns
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
+        run_dmt(small(root), run)
+    assert not [r for r in caplog.records if "rerunning" in r.message]
+    assert json.loads((run / "run.json").read_text())["round"] == 2
+
+
+def test_a_relabeled_and_a_removed_image_are_said_and_rerun(tmp_path, caplog):
+    root = user_folder(tmp_path / "photos")
+    run = tmp_path / "run"
+    run_dmt(small(root), run)
+    moved = root / "labeled" / "zero" / "img0.png"
+    shutil.move(moved, root / "labeled" / "one" / "img0-was-zero.png")  # relabeled (new name)
+    (root / "unlabeled" / "batch0" / "x0_004.png").unlink()  # an image removed
+    png(root / "unlabeled" / "new.png", np.zeros((16, 16), np.uint8))  # an image added
+    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
+        run_dmt(small(root), run)
+    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    assert said == [
+        "images: 2 added, 2 removed; labels: 1 added, 0 changed, 1 removed; rerunning metric, "
+        "propagate, finetune (round 2)"
+    ]
