@@ -52,14 +52,22 @@ def typiclust(x: np.ndarray, labeled: np.ndarray, budget: int, seed: int) -> lis
     return picks
 
 
-def accuracy(x, truth, chosen) -> tuple[float, object]:
+def encode(truth, chosen) -> tuple[np.ndarray, np.ndarray]:
+    """(labels numbered over the classes labeled so far, those classes): a person names only
+    the classes they have labeled; a class without a label yet counts as errors."""
+    present = np.unique(truth[chosen])
     y = np.full(truth.size, -1)
-    y[chosen] = truth[chosen]
+    y[chosen] = np.searchsorted(present, truth[chosen])
+    return y, present
+
+
+def accuracy(x, truth, chosen) -> tuple[float, object]:
+    y, present = encode(truth, chosen)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = propagate(x, y)
     unl = y < 0
-    return float(np.mean(r.labels[unl] == truth[unl])), r
+    return float(np.mean(present[r.labels[unl]] == truth[unl])), r
 
 
 def pick(strategy, x, unit, truth, chosen, budget, result, rng, seed):
@@ -76,8 +84,7 @@ def pick(strategy, x, unit, truth, chosen, budget, result, rng, seed):
         return out
     if strategy == "TypiClust (anchor)":
         return typiclust(x, chosen, budget, seed)
-    y = np.full(truth.size, -1)
-    y[chosen] = truth[chosen]
+    y, _ = encode(truth, chosen) if chosen.size else (np.full(truth.size, -1), None)
     return suggest(unit, y, budget, result=result, seed=seed).index[-budget:].tolist()
 
 
@@ -116,10 +123,17 @@ def main() -> None:
             print(f"seed {seed} {strategy}: {time.perf_counter() - t:.0f} s", flush=True)
     print(f"\nmachine: {machine()}; seeds {args.seeds}\n")
     cols = [f"{k} {s}" for k, s in SCHEDULE]
-    print("| strategy | " + " | ".join(c.replace("cold", "cold start").replace("round", "round to") for c in cols) + " |")
+    print(
+        "| strategy | "
+        + " | ".join(c.replace("cold", "cold start").replace("round", "round to") for c in cols)
+        + " |"
+    )
     print("|---|" + "---|" * len(cols))
     for strategy in STRATEGIES:
-        cells = [f"{100 * np.mean(table[(strategy, c)]):.1f} ± {100 * np.std(table[(strategy, c)]):.1f}" for c in cols]
+        cells = [
+            f"{100 * np.mean(table[(strategy, c)]):.1f} ± {100 * np.std(table[(strategy, c)]):.1f}"
+            for c in cols
+        ]
         print(f"| {strategy} | " + " | ".join(cells) + " |")
 
 

@@ -1,0 +1,105 @@
+"""``suggest`` (issue 25 item 2): which images to label next. Cold start on features nobody has
+labeled, later rounds on a run, suspects first, an audit sample, to_label.csv filled in and
+read back by ``run --labels-from``; bad input is one line with nothing written."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from deeplabelprop.cli import main
+from deeplabelprop.graph import l2_normalize
+from deeplabelprop.selection import suggest
+from deeplabelprop.selection.typicality import typicality
+from tests.data.test_folder import NAMES, user_folder
+from tests.recipes.test_user_folder import small
+
+
+def clusters(n_per=60, c=6, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(c, 6)) * 4
+    truth = np.repeat(np.arange(c), n_per)
+    return (centres[truth] + rng.normal(size=(truth.size, 6))).astype(np.float32), truth
+
+
+def test_cold_start_covers_every_cluster_with_typical_points():
+    x, truth = clusters()
+    unit = l2_normalize(x)
+    s = suggest(unit, np.full(truth.size, -1), 6)
+    assert sorted(truth[s.index]) == list(range(6))  # one per cluster: coverage
+    assert s.reason == ["typical"] * 6 and (s.guess == -1).all()
+    typ = typicality(unit)
+    for i in s.index:  # each pick is among the most typical of its cluster
+        mine = typ[truth == truth[i]]
+        assert typ[i] >= np.quantile(mine, 0.8)
+    # random picks cover fewer clusters on average
+    rng = np.random.default_rng(0)
+    covered = [np.unique(truth[rng.choice(truth.size, 6, replace=False)]).size for _ in range(200)]
+    assert np.mean(covered) < 5
+
+
+def test_suggest_features_then_a_filled_file_goes_back_into_propagate(tmp_path, capsys):
+    x, truth = clusters()
+    np.save(tmp_path / "f.npy", x)
+    out = tmp_path / "to_label.csv"
+    assert (
+        main(["suggest", str(tmp_path / "f.npy"), "-n", "6", "--audit", "2", "-o", str(out)]) == 0
+    )
+    rows = list(csv.DictReader(open(out)))
+    assert [r["rank"] for r in rows] == [str(i) for i in range(1, 9)]
+    assert [r["reason"] for r in rows] == ["typical"] * 6 + ["audit"] * 2
+    assert list(rows[0]) == [
+        "rank",
+        "index",
+        "path",
+        "reason",
+        "guess",
+        "guess_confidence",
+        "label",
+    ]
+    assert all(r["label"] == "" for r in rows) and len({r["index"] for r in rows}) == 8
+    # -n above the unlabeled count: one line, nothing written
+    assert (
+        main(["suggest", str(tmp_path / "f.npy"), "-n", "1000", "-o", str(tmp_path / "x.csv")]) == 2
+    )
+    assert "more than the 360 unlabeled" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_later_rounds_list_suspects_first_with_their_held_out_class():
+    x, truth = clusters(seed=3)
+    y = np.where(np.arange(truth.size) % 12 == 0, truth, -1)
+    y[0] = (truth[0] + 1) % 6  # a wrong label
+    from deeplabelprop import propagate
+
+    r = propagate(x, y)
+    s = suggest(l2_normalize(x), y, 5, result=r)
+    assert s.index[0] == 0 and s.reason[0] == "check this label" and s.guess[0] == truth[0]
+    assert s.reason[1:] == ["uncertain"] * 5  # 5 labels per class: past the cold start
+    assert not np.isin(s.index[1:], np.flatnonzero(y >= 0)).any()
+
+
+def test_a_run_round_trip_with_labels_from(tmp_path, capsys):
+    root = user_folder(tmp_path / "photos")
+    run = tmp_path / "run"
+    from deeplabelprop.recipes import run_dmt
+
+    run_dmt(small(root), run)
+    assert main(["suggest", str(run), "-n", "4", "--audit", "0"]) == 0
+    to_label = run / "rounds" / "1" / "to_label.csv"
+    rows = list(csv.DictReader(open(to_label, encoding="utf-8")))
+    assert len(rows) >= 4 and all(r["path"] for r in rows)
+    # the person fills in the labels (from the file names the fixture gave them), in Excel
+    filled = ["\ufeffrank;index;path;reason;guess;guess_confidence;label"]
+    for r in rows:
+        if r["reason"] != "check this label" and "/x" in r["path"]:
+            label = NAMES[int(r["path"].split("/x")[1][0])]
+            filled.append(";".join([*(r[k] for k in list(r)[:-1]), label]))
+    (tmp_path / "filled.csv").write_bytes("\r\n".join(filled).encode())
+    run_dmt(small(root, labels_from=str(tmp_path / "filled.csv")), run)
+    given = [r for r in csv.DictReader(open(run / "pseudo_labels.csv")) if r["given"] == "1"]
+    assert len(given) == 9 + len(filled) - 1
+    # a label that is not a class, without saying so: one line naming the fix
+    (tmp_path / "bad.csv").write_text("path,label\nunlabeled/batch0/x0_004.png,zebra\n")
+    with pytest.raises(Exception, match="write new:zebra to add it as a new class"):
+        run_dmt(small(root, labels_from=str(tmp_path / "bad.csv")), run)
