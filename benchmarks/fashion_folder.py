@@ -11,6 +11,10 @@
 
 Every image is upscaled from 28 × 28 to a random size in [28, 44] (bilinear), so the folder has
 mixed sizes as photos do; file names are opaque (a hash), in no class order.
+
+With ``--n-labeled 0`` nothing is labeled (no labeled/ folder: the first round of the labeling
+loop starts from ``suggest``), and the truth of every training image is written *beside* the
+folder, as ``<folder>.truth.csv`` (``path,label``), for a script that stands in for the person.
 """
 
 from __future__ import annotations
@@ -44,10 +48,16 @@ def write(path: Path, image: np.ndarray, side: int) -> None:
 def build(out: Path, n_labeled: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     train, test = load_dataset("fashion-mnist"), load_dataset("fashion-mnist", "test")
-    split = make_split(train.labels, n_labeled, seed=seed, dataset="fashion-mnist")
-    labeled = set(split.labeled.tolist())
+    labeled = (
+        set(
+            make_split(train.labels, n_labeled, seed=seed, dataset="fashion-mnist").labeled.tolist()
+        )
+        if n_labeled
+        else set()
+    )
     for name in train.classes:
-        (out / "labeled" / folder_name(name)).mkdir(parents=True, exist_ok=True)
+        if n_labeled:
+            (out / "labeled" / folder_name(name)).mkdir(parents=True, exist_ok=True)
         (out / "test" / folder_name(name)).mkdir(parents=True, exist_ok=True)
     (out / "unlabeled").mkdir(parents=True, exist_ok=True)
     (out / "test-pile").mkdir(parents=True, exist_ok=True)
@@ -59,6 +69,12 @@ def build(out: Path, n_labeled: int, seed: int) -> dict:
             else out / "unlabeled"
         )
         write(where / opaque("train", i), train.images[i], int(sides[i]))
+    if not n_labeled:  # the truth beside the folder, for the script that plays the person
+        rows = [
+            f"unlabeled/{opaque('train', i)},{folder_name(train.classes[train.labels[i]])}"
+            for i in range(len(train))
+        ]
+        out.with_name(out.name + ".truth.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
     for i in range(len(test)):
         side = int(sides[len(train) + i])
         write(

@@ -77,7 +77,7 @@ def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float):
     r = b.clone()
     p = r.clone()
     b_norm = torch.linalg.vector_norm(b, dim=0)
-    rs = torch.linalg.vecdot(r, r, dim=0)
+    rs = (r * r).sum(dim=0)
     target = (tol * b_norm) ** 2
     active = rs > target
     n_iter = 0
@@ -87,12 +87,12 @@ def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float):
     while n_iter < max_iter and bool(active.any()):
         ap = matvec(p)
         n_iter += 1
-        pap = torch.linalg.vecdot(p, ap, dim=0)
+        pap = (p * ap).sum(dim=0)
         ok = active & (pap > 0)
         step = torch.where(ok, rs / torch.where(ok, pap, 1.0), zero)
         x.addcmul_(p, step)
         r.addcmul_(ap, step, value=-1.0)
-        rs_new = torch.linalg.vecdot(r, r, dim=0)
+        rs_new = (r * r).sum(dim=0)
         ok = active & (rs > 0)
         beta = torch.where(ok, rs_new / torch.where(ok, rs, 1.0), zero)
         p.mul_(beta).add_(r)
