@@ -84,7 +84,8 @@ def run_demo(seed: int = 0, workdir: str | Path | None = None) -> str:
         out.append(f"{name:40}{100 * res['test_accuracy']:8.1f}%{pa} {m}{sec:7.1f}s")
     out.append(
         "(one label per class: none can be held out to calibrate the pseudo labels' confidence, "
-        "which stays the method's own; label two or more per class for a calibrated one)"
+        "which is the top class probability (calibrated: false); label two or more per class "
+        "for a calibrated one)"
     )
     return "\n".join(out)
 

@@ -48,6 +48,13 @@ def execute(recipe, config, args: argparse.Namespace) -> int:
     )
     shown = ", ".join(f"{k} {v:.4f}" for k, v in results.items() if isinstance(v, float))
     print(f"{recipe.name}: {shown}" if shown else f"{recipe.name}:")
+    est = results.get("estimated_accuracy")
+    if isinstance(est, dict) and est.get("value") is not None:
+        print(
+            f"estimated accuracy of the pseudo labels: {100 * est['value']:.1f} % (95 % interval "
+            f"{100 * est['low']:.1f}-{100 * est['high']:.1f} %, from {est['held_out']} held-out "
+            "labels)"
+        )
     if "tables" in results:  # fewshot: its tables in the papers' layout
         from ..evaluate.report.document import Heading, Table, to_markdown
 

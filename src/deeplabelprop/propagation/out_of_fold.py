@@ -51,11 +51,14 @@ class OutOfFold:
     given : ndarray of shape (m,)           their given class
     probabilities : ndarray of shape (m, c) class probabilities with the label hidden (after
                                             calibration: the calibrated ones)
+    confidence : ndarray of shape (m,)      the calibrated probability that the out-of-fold class
+                                            is right (None before calibration)
     """
 
     index: np.ndarray
     given: np.ndarray
     probabilities: np.ndarray
+    confidence: np.ndarray | None = None  # P(the out-of-fold class is right), once calibrated
 
     @property
     def labels(self) -> np.ndarray:

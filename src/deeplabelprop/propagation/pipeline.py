@@ -252,7 +252,11 @@ class Pipeline:
         probabilities = result.probabilities.copy()
         probabilities[unl] = fitted.probabilities(result.probabilities[unl])
         confidence = np.where(unl, fitted.confidence(result.probabilities), 1.0)
-        oof = replace(oof, probabilities=fitted.probabilities(oof.probabilities))
+        oof = replace(
+            oof,
+            probabilities=fitted.probabilities(oof.probabilities),
+            confidence=fitted.confidence(oof.probabilities),
+        )
         seconds = time.perf_counter() - start
         logger.info(
             "confidence calibrated (%s) on %d held-out labels in %d folds, %.2f s",

@@ -116,6 +116,8 @@ class PropagationResult:
         if self.out_of_fold is not None:
             arrays["oof_index"] = self.out_of_fold.index
             arrays["oof_probabilities"] = self.out_of_fold.probabilities.astype(real)
+            if self.out_of_fold.confidence is not None:
+                arrays["oof_confidence"] = self.out_of_fold.confidence.astype(real)
         if self.estimated_accuracy is not None:
             arrays["estimated_accuracy"] = np.array(
                 json.dumps(self.estimated_accuracy.to_dict(list(map(str, classes))))
@@ -197,8 +199,12 @@ def _load_out_of_fold(z) -> OutOfFold | None:
     if "oof_index" not in z.files:
         return None
     index = z["oof_index"].astype(np.int64)
+    confidence = z["oof_confidence"].astype(np.float64) if "oof_confidence" in z.files else None
     return OutOfFold(
-        index, z["labels"][index].astype(np.int64), z["oof_probabilities"].astype(np.float64)
+        index,
+        z["labels"][index].astype(np.int64),
+        z["oof_probabilities"].astype(np.float64),
+        confidence,
     )
 
 

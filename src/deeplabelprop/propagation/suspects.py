@@ -13,8 +13,15 @@ tuning splits, where cleanlab's confident-learning filters (``find_label_issues`
 a true label of a confusable class (shirt, T-shirt, pullover) often comes back as another
 class, but rarely with under 5 % for its own.
 
+The held-out propagation must also be sure of the class it gives instead (calibrated confidence
+≥ ``SURE_OF_OTHER`` = 0.3): the Platt and isotonic maps calibrate the top class only and leave
+the class probabilities raw, with exact zeros for classes no vote reached, so on weak features
+"under 0.05 for the given class" alone flags labels the propagation has no better answer for.
+
 A label that could not be held out (its class's only label) is not checked: no suspect, a NaN
-score, no out-of-fold class.
+score, no out-of-fold class. A label of a class with fewer than ``MIN_PER_CLASS`` = 3 labels is
+scored but never a suspect: hiding one of two leaves a single label to stand for its class, and
+on a folder of digits with two labels per class half the labels came back under 0.05.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import numpy as np
 from .out_of_fold import OutOfFold
 
 SUSPECT_BELOW = 0.05  # calibrated held-out probability of the given class
+MIN_PER_CLASS = 3  # labels a class needs before one of them can be called a suspect
+SURE_OF_OTHER = 0.3  # calibrated confidence the held-out propagation needs in its own class
 NOT_CHECKED = -1
 
 
@@ -56,7 +65,9 @@ def find_label_issues(oof: OutOfFold | None, n_samples: int, n_classes: int) -> 
     probabilities = np.clip(oof.probabilities, 0.0, 1.0)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     quality = get_label_quality_scores(oof.given, probabilities, method="self_confidence")
-    suspect[oof.index] = quality < SUSPECT_BELOW
+    enough = np.bincount(oof.given, minlength=n_classes)[oof.given] >= MIN_PER_CLASS
+    sure = oof.confidence >= SURE_OF_OTHER if oof.confidence is not None else True
+    suspect[oof.index] = (quality < SUSPECT_BELOW) & enough & sure
     score[oof.index] = 1.0 - quality
     oof_label[oof.index] = oof.labels
     return LabelIssues(suspect, score, oof_label)

@@ -119,14 +119,19 @@ def write_pseudo_labels(run: Run, result: PropagationResult, problem: Problem, s
 
 
 def pseudo_label_scores(result: PropagationResult, problem: Problem) -> dict:
-    """Accuracy (and DMT's mAP by weight) of the pseudo labels on the unlabeled images, when the
-    truth is known (a benchmark set)."""
+    """The estimated accuracy of the pseudo labels on the unlabeled images (overall and per
+    class, with 95 % intervals; from the calibrated confidence, no truth needed), and, when the
+    truth is known (a benchmark set), their accuracy and DMT's mAP by weight."""
+    out = {}
+    if result.estimated_accuracy is not None:
+        out["estimated_accuracy"] = result.estimated_accuracy.to_dict(list(problem.classes))
     if problem.truth is None:
-        return {}
+        return out
     from ..evaluate import pseudo_label_accuracy, pseudo_label_map
 
     unl = problem.given < 0
     return {
+        **out,
         "pseudo_label_accuracy": pseudo_label_accuracy(result.labels, problem.truth, unl),
         "pseudo_label_map": pseudo_label_map(result.weights, result.labels, problem.truth, unl),
     }

@@ -78,8 +78,11 @@ def suggest(
     else:
         guess, confidence = result.labels[index], result.confidence[index]
         if checks:  # a suspect's guess is the class it came back with when held out
-            guess = guess.copy()
+            guess, confidence = guess.copy(), confidence.copy()
             guess[: len(checks)] = issues.oof_label[checks]
+            oof = result.out_of_fold
+            at = np.searchsorted(oof.index, checks)
+            confidence[: len(checks)] = oof.probabilities[at, oof.labels[at]]
     return Suggestion(index, reasons, np.asarray(guess), np.asarray(confidence, dtype=float))
 
 

@@ -34,7 +34,9 @@ def kmeans_clusters(x: np.ndarray, n_clusters: int, *, seed: int = 0) -> np.ndar
     import faiss
 
     n_clusters = min(n_clusters, x.shape[0])
-    km = faiss.Kmeans(x.shape[1], n_clusters, niter=20, seed=seed, spherical=True, verbose=False)
+    km = faiss.Kmeans(  # few points per centroid is the point here (one per label): no warning
+        x.shape[1], n_clusters, niter=20, seed=seed, spherical=True, min_points_per_centroid=1
+    )
     km.train(np.ascontiguousarray(x, dtype=np.float32))
     _, assign = km.index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
     return assign[:, 0].astype(np.int64)
