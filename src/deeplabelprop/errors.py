@@ -15,3 +15,8 @@ class DataWarning(UserWarning):
     """Input that runs but gives a poor or degenerate answer (one class labeled, identical
     features, a class no point is assigned to, a kNN search that misses neighbours); the message
     says what it means and what to do."""
+
+
+class MissingSplit(InputError):
+    """The data set has no such split (e.g. no test folder). Readers raise it and the problem
+    loader catches it: it lives below both."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, MissingSplit
 from .cache import decoded_images
 from .dataset import UNKNOWN, ImageDataset, channel_statistics
 from .files import FileImages
@@ -45,10 +45,6 @@ class _Labeled:
     labels: list[int]
     classes: tuple[str, ...]
     ignored: int = 0
-
-
-class MissingSplit(InputError):
-    """The data set has no such split (e.g. no test folder)."""
 
 
 def _class_folders(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from ..errors import InputError
+from ..errors import InputError, MissingSplit
 from .cache import cache_dir
 from .dataset import UNKNOWN, ImageDataset, channel_statistics
 from .options import LoadOptions
@@ -70,8 +70,6 @@ def load_npz_images(path: str | Path, split: str = "train") -> ImageDataset:
                 labels = np.asarray(z[lk]).astype(np.int64)
             classes = tuple(str(c) for c in z["classes"]) if "classes" in keys else None
         if ik not in keys or lk not in keys:
-            from .folder import MissingSplit
-
             hint = " (features? use 'deeplabelprop propagate')" if "features" in keys else ""
             error = MissingSplit if split != "train" and "images" in keys else InputError
             raise error(f"{path} needs arrays {ik!r} and {lk!r}, found {sorted(keys)}{hint}")

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, MissingSplit
 from ..fingerprint import Fingerprinter, fingerprint
 from .dataset import UNKNOWN, ImageDataset
-from .folder import MissingSplit
 from .options import LoadOptions
 from .registry import dataset_entry, load_dataset
 from .splits import Split, load_split, make_split

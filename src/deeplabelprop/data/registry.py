@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError
+from ..errors import InputError, MissingSplit
 from .dataset import ImageDataset
 from .options import LoadOptions
 
@@ -111,8 +111,6 @@ def load_dataset(
             options, data_dir=str(data_dir) if data_dir else options.data_dir, download=download
         )
     if split not in entry.splits:
-        from .folder import MissingSplit
-
         raise MissingSplit(f"{spec} has no {split!r} split (it has {', '.join(entry.splits)})")
     return fit_images(entry.load(argument, split, options), options)
 

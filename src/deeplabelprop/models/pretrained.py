@@ -44,7 +44,7 @@ from .._torchio import load_torch
 from ..errors import InputError
 from .network import Network
 from .resnet import ResNet, resnet18, resnet50
-from .saved import Preprocessing, load_model, load_weights
+from .saved import Preprocessing, load_model, load_weights, register_build
 
 logger = logging.getLogger(__name__)
 
@@ -353,6 +353,13 @@ def load_pretrained(spec: str, pooling: str = "auto") -> Pretrained:
         f"model {spec!r}: unknown kind {kind!r}; give hf:, torchscript:, resnet18:, resnet50: "
         "or encoder:"
     )
+
+
+@register_build("pretrained")
+def _rebuild(build: dict) -> Network:
+    """A saved network whose build names a pretrained backbone: its code and first weights
+    come from the spec (``load_model`` then loads the saved weights into it)."""
+    return pretrained_network(build["spec"], build.get("pooling", "auto"), build["n_classes"])
 
 
 def pretrained_network(spec: str, pooling: str = "auto", n_classes: int | None = None) -> Network:

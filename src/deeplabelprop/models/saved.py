@@ -8,6 +8,7 @@ fitted to that size, the normalisation it was trained with).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,14 +83,29 @@ def save_model(
     )
 
 
+# networks saved under a build name that is not a backbone of models.registry, rebuilt from
+# their build record: filled by @register_build where they are defined (models/pretrained.py,
+# imported with the package), so this file imports none of them
+SAVED_BUILDS: dict[str, Callable[[dict], torch.nn.Module]] = {}
+
+
+def register_build(name: str):
+    """Decorator: rebuild networks saved with build name ``name`` by ``fn(build) -> Network``."""
+
+    def decorate(fn):
+        SAVED_BUILDS[name] = fn
+        return fn
+
+    return decorate
+
+
 def load_model(path: str | Path, device: str = "cpu", *, what: str = "model") -> SavedModel:
     """Rebuild the network saved at ``path`` on ``device``, with its preprocessing."""
     state = _upgrade(load_torch(path, what=what), path)
     b = state["build"]
-    if b["name"] == "pretrained":  # the backbone's code and first weights come from its spec
-        from .pretrained import pretrained_network
-
-        network = pretrained_network(b["spec"], b.get("pooling", "auto"), b["n_classes"])
+    rebuild = SAVED_BUILDS.get(b["name"])
+    if rebuild is not None:  # e.g. "pretrained": the backbone's code comes from its spec
+        network = rebuild(b)
     else:
         network = build_model(
             b["name"],
