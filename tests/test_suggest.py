@@ -103,3 +103,27 @@ def test_a_run_round_trip_with_labels_from(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("path,label\nunlabeled/batch0/x0_004.png,zebra\n")
     with pytest.raises(Exception, match="write new:zebra to add it as a new class"):
         run_dmt(small(root, labels_from=str(tmp_path / "bad.csv")), run)
+
+
+def test_pretrain_on_a_folder_nobody_labeled_then_the_cold_start(tmp_path):
+    """Issue 25: a folder with no labels is a valid data set for pretrain (instance
+    discrimination reads no label) and suggest; pretrain writes its features by file."""
+    from deeplabelprop.recipes import run_pretrain
+    from tests.conftest import recipe_config
+    from tests.data.test_folder import digit_images, png
+
+    for i, (_, a) in enumerate(digit_images(n_per_class=20)):
+        png(tmp_path / "flat" / f"img {i:03d}.png", a)
+    cfg = recipe_config(
+        "pretrain",
+        {"dataset": f"folder:{tmp_path / 'flat'}", "image_size": 16, "width": 4},
+        {"metric": {"epochs": 1, "batch_size": 32}},
+    )
+    run_pretrain(cfg, tmp_path / "pre")
+    z = np.load(tmp_path / "pre" / "features.npz")
+    assert z["features"].shape[0] == 60 and (z["labels"] == -1).all()
+    assert sorted(z["paths"].tolist()) == [f"img {i:03d}.png" for i in range(60)]
+    assert main(["suggest", str(tmp_path / "pre"), "-n", "5", "--audit", "1"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "pre" / "rounds" / "1" / "to_label.csv")))
+    assert [r["reason"] for r in rows] == ["typical"] * 5 + ["audit"]
+    assert all(r["path"].startswith("img ") and r["guess"] == "" for r in rows)

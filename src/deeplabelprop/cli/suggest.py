@@ -1,8 +1,9 @@
 """``deeplabelprop suggest SOURCE [LABELS] -n N``: which images to label next, as a
 ``to_label.csv`` to fill in.
 
-SOURCE is a run folder (its features, labels and calibrated pseudo labels are read; the file
-goes to the run's round folder, never into your image folder) or features in ``propagate``'s
+SOURCE is a run folder (its features, labels and calibrated pseudo labels are read, or, for a
+``pretrain`` run of a folder nobody has labeled, its features alone; the file goes to the run's
+round folder, never into your image folder) or features in ``propagate``'s
 formats (``.npy``, an ``.npz`` of ``embed`` with paths), with LABELS optional: without labels it
 is the cold start of a folder nobody has labeled yet.
 
@@ -49,15 +50,16 @@ def from_run(run: Path):
     """(features, labels, result, names, classes, default output) of a run folder."""
     record = read_run(run)
     outputs = record["outputs"]
-    if "features" not in outputs or "pseudo_labels" not in outputs:
+    if "features" not in outputs:
         raise InputError(
-            f"{run} has no features or pseudo labels yet (its status: {record['status']}); "
-            "run it to the end first"
+            f"{run} has no features yet (its status: {record['status']}); run it to the end first"
         )
     with np.load(run / outputs["labels"], allow_pickle=False) as z:
         given, classes = z["given"], z["classes"]
         names = z["names"].tolist() if "names" in z.files else None
-    result = PropagationResult.load(run / outputs["pseudo_labels"])[0]
+    # a run with pseudo labels: a later round; a metric alone (pretrain): the cold start
+    pseudo = outputs.get("pseudo_labels")
+    result = PropagationResult.load(run / pseudo)[0] if pseudo else None
     features = np.load(run / outputs["features"], mmap_mode="r")
     folder = run / "rounds" / str(record.get("round", 1))
     return features, given, result, names, list(classes), folder / "to_label.csv"
@@ -112,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
     counts = {r: chosen.reason.count(r) for r in dict.fromkeys(chosen.reason)}
     print(f"wrote {output}: " + ", ".join(f"{n} {r}" for r, n in counts.items()))
     print("fill in its label column, then: deeplabelprop run ... --labels-from " + str(output))
-    if is_run:
+    if is_run and result is not None:
         est = result.estimated_accuracy
         if est is not None:
             print(json.dumps({"estimated_accuracy": round(est.value, 4)}))

@@ -153,12 +153,15 @@ def load_problem(
     subset: int | None = None,
     validation_fraction: float = 0.0,
     split_path: str | Path | None = None,
+    labels_required: bool = True,
 ) -> Problem:
     """The problem a recipe solves on data set ``spec`` (see the module docstring).
 
     ``subset`` keeps a seeded subset of that many training and test images (a fast dev run).
     ``split_path``: a split saved by an earlier run of the same recipe, reused when it exists
     (it is checked against the labels, so it cannot be applied to other data).
+    ``labels_required=False``: a set nobody has labeled yet is a problem too (a metric trained
+    on the images alone).
     """
     options = options or LoadOptions()
     train, test, notes = train_and_test(spec, options)
@@ -185,7 +188,7 @@ def load_problem(
                 f"validation_fraction = {validation_fraction}: {len(test)} labeled images held "
                 "out as the test set"
             )
-        if not (given >= 0).any():
+        if labels_required and not (given >= 0).any():
             folders = ", ".join(
                 sorted(f"{p.name}/" for p in Path(spec.partition(":")[2]).glob("*") if p.is_dir())
             )

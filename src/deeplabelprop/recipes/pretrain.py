@@ -12,10 +12,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from ..atomic import save_npz
 from ..config import setting
 from ..pretrain import MetricSettings
 from .common import device_of
-from .metric_stage import check_metric, metric_stage
+from .metric_stage import LABELED_METRICS, check_metric, metric_stage
 from .registry import register_recipe
 from .run_dir import open_problem, open_run
 from .settings import RecipeConfig
@@ -42,7 +45,9 @@ def run_pretrain(
         {"metric": cfg.stage_settings("metric")},
         fast_dev_run=fast_dev_run,
     )
-    problem = open_problem(run, cfg, progress=progress)
+    # instance discrimination reads no label: a folder nobody has labeled yet is enough
+    labels_required = cfg.metric.source in LABELED_METRICS
+    problem = open_problem(run, cfg, progress=progress, labels_required=labels_required)
     nca_source = cfg.metric.source == "nca" and problem.truth is not None
     metric_stage(
         run,
@@ -55,4 +60,19 @@ def run_pretrain(
         progress=progress,
     )
     run.output("epochs", "metrics.jsonl")
+    write_features_by_file(run, problem)
     return run.finish(json.loads((run.path / "results.json").read_text()))
+
+
+def write_features_by_file(run, problem) -> None:
+    """``features.npz`` beside ``features.npy``: the features with each image's path, its
+    given label (-1 unknown) and the class names, in ``embed``'s format, so ``suggest`` and
+    ``propagate`` key their outputs by file."""
+    arrays = {
+        "features": np.load(run.path / "features.npy"),
+        "labels": problem.given,
+        "classes": np.asarray(problem.classes, dtype=str),
+        "paths": np.asarray(problem.train.example_names(), dtype=str),
+    }
+    save_npz(run.path / "features.npz", **arrays)
+    run.output("features_by_file", "features.npz")

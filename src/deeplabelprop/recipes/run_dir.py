@@ -345,7 +345,9 @@ def problem_arguments(config) -> dict:
     }
 
 
-def open_problem(run: Run, config, *, progress: bool = False, check=None) -> Problem:
+def open_problem(
+    run: Run, config, *, progress: bool = False, check=None, labels_required: bool = True
+) -> Problem:
     """Load the run's data (a saved split is reused) and create the run folder. In a
     distributed run rank 0 loads first (and builds any decoded-image cache) and creates the
     folder, then the others load (from the cache); an error on rank 0 stops every process
@@ -361,6 +363,7 @@ def open_problem(run: Run, config, *, progress: bool = False, check=None) -> Pro
             subset=config.subset,
             validation_fraction=config.validation_fraction,
             split_path=run.path / "split.json",
+            labels_required=labels_required,
         )
         if check is not None:
             check(problem)
