@@ -9,7 +9,8 @@ its own rounds from its own labels). Strategies: random uniform; random class-ba
 reference a user cannot draw: it needs the truth); TypiClust (Hacohen et al. 2022, as the
 paper: Euclidean k-means with |L| + B clusters on the features, typicality within the
 cluster, K = 20, the B largest uncovered clusters); ours (``deeplabelprop.selection.suggest``:
-spherical k-means on unit rows, global typicality, uncertainty past 5 labels per class).
+faiss k-means on the features, typicality over all rows in the graph's cosine geometry,
+uncertainty past 5 labels per class).
 Propagation: ``propagate`` at its defaults (diffusion, calibrated).
 """
 
@@ -85,7 +86,7 @@ def pick(strategy, x, unit, truth, chosen, budget, result, rng, seed):
     if strategy == "TypiClust (anchor)":
         return typiclust(x, chosen, budget, seed)
     y, _ = encode(truth, chosen) if chosen.size else (np.full(truth.size, -1), None)
-    return suggest(unit, y, budget, result=result, seed=seed).index[-budget:].tolist()
+    return suggest(x, y, budget, result=result, seed=seed).index[-budget:].tolist()
 
 
 STRATEGIES = (

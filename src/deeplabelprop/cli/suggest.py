@@ -25,7 +25,6 @@ from .._runfile import RUN_FILE, read_run
 from ..atomic import atomic_path
 from ..data.arrays import load_feature_paths, load_features, load_labels
 from ..errors import InputError
-from ..graph import l2_normalize
 from ..propagation import Pipeline, PropagationResult
 from ..selection import suggest
 
@@ -103,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
     if output is None:
         raise InputError("give -o to_label.csv (where to write the images to label)")
     chosen = suggest(
-        l2_normalize(np.asarray(features, dtype=np.float32)),
+        np.asarray(features, dtype=np.float32),
         np.asarray(y),
         args.n,
         result=result,

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_features
 from ..errors import InputError
+from ..graph import l2_normalize
 from .typicality import cover_clusters, kmeans_clusters, typicality
 
 REASONS = ("check this label", "typical", "uncertain", "audit")
@@ -52,7 +54,7 @@ def suggest(
     audit: int = 0,
     seed: int = 0,
 ) -> Suggestion:
-    """``n`` rows of unit features ``x`` (n_samples, d) to label next, after the suspects of
+    """``n`` rows of features ``x`` (n_samples, d) to label next, after the suspects of
     ``result`` (a pipeline result on ``labels``; None at a cold start), plus ``audit`` random
     rows."""
     unlabeled = np.flatnonzero(labels < 0)
@@ -91,7 +93,8 @@ def choose_new(x: np.ndarray, labels: np.ndarray, n: int, *, result=None, seed: 
     if n == 0:
         return [], "typical"
     labeled = labels >= 0
-    typical = typicality(x, seed=seed)
+    x = check_features(x)
+    typical = typicality(l2_normalize(x), seed=seed)
     clusters = kmeans_clusters(x, int(labeled.sum()) + n, seed=seed)
     n_classes = int(labels.max()) + 1 if labeled.any() else 0
     uncertain = (

@@ -29,13 +29,14 @@ def typicality(
 
 
 def kmeans_clusters(x: np.ndarray, n_clusters: int, *, seed: int = 0) -> np.ndarray:
-    """The k-means cluster of every row (faiss k-means on the unit rows; a few iterations
-    suffice for coverage)."""
+    """The k-means cluster of every row of the features as given (faiss, Euclidean, as
+    TypiClust: on Fashion-MNIST PCA-64 it covered better than spherical k-means on unit rows,
+    58.0 / 65.7 / 72.0 % against 55.9 / 63.7 / 70.6 % from 10 / 20 / 40 labels)."""
     import faiss
 
     n_clusters = min(n_clusters, x.shape[0])
     km = faiss.Kmeans(  # few points per centroid is the point here (one per label): no warning
-        x.shape[1], n_clusters, niter=20, seed=seed, spherical=True, min_points_per_centroid=1
+        x.shape[1], n_clusters, niter=20, seed=seed, min_points_per_centroid=1
     )
     km.train(np.ascontiguousarray(x, dtype=np.float32))
     _, assign = km.index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
