@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from deeplabelprop.data import load_dataset
-from deeplabelprop.data.files import FileImages
-from deeplabelprop.data.stream import read_batches
+from deeplabelprop.data.images.files import FileImages
+from deeplabelprop.data.images.stream import read_batches
 
 
 def write_jpegs(folder: Path, n: int, side: int, rgb: bool) -> list[str]:

@@ -221,7 +221,7 @@ def test_console_script_demo_runs():
 
 def test_split_command_round_trip(tmp_path, capsys):
     from deeplabelprop.data import load_split
-    from deeplabelprop.data.problem import train_and_test
+    from deeplabelprop.data.problem.problem import train_and_test
 
     out = tmp_path / "split.json"
     args = ["split", "digits", "--n-labeled", "20", "--seed", "3", "--n-validation", "10"]

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from deeplabelprop.data import InstanceAugment, ShiftFlip, to_tensor
-from deeplabelprop.data.augment import (
+from deeplabelprop.data.images.augment import (
     color_jitter,
     normalize,
     random_crop,

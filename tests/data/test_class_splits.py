@@ -8,8 +8,8 @@ from formats import write_cifar100
 from PIL import Image
 
 from deeplabelprop.data import LoadOptions, load_dataset
-from deeplabelprop.data.class_splits import FASHION, ClassSplit, class_split
-from deeplabelprop.data.mnist import SOURCES
+from deeplabelprop.data.problem.class_splits import FASHION, ClassSplit, class_split
+from deeplabelprop.data.readers.mnist import SOURCES
 from deeplabelprop.errors import InputError
 
 

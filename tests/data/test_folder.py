@@ -18,7 +18,7 @@ from deeplabelprop.data import (
     load_dataset,
     load_problem,
 )
-from deeplabelprop.data.files import decode_image
+from deeplabelprop.data.images.files import decode_image
 
 NAMES = ["zero", "one", "two"]
 

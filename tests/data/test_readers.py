@@ -20,7 +20,7 @@ from deeplabelprop.data import (
     load_idx_dataset,
     load_image_folder,
 )
-from deeplabelprop.data.download import download, sha256_of
+from deeplabelprop.data.readers.download import download, sha256_of
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 

@@ -6,7 +6,7 @@ import pytest
 
 from deeplabelprop import InputError
 from deeplabelprop.data.arrays import load_labels
-from deeplabelprop.data.folder import read_label_csv
+from deeplabelprop.data.readers.folder import read_label_csv
 from deeplabelprop.data.tables import read_rows
 
 DIALECTS = {

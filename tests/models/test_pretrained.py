@@ -13,8 +13,8 @@ from PIL import Image
 
 from deeplabelprop.data import LoadOptions, load_dataset
 from deeplabelprop.data.arrays import load_labels
-from deeplabelprop.data.augment import normalize, to_tensor
-from deeplabelprop.data.files import decode_image
+from deeplabelprop.data.images.augment import normalize, to_tensor
+from deeplabelprop.data.images.files import decode_image
 from deeplabelprop.errors import InputError
 from deeplabelprop.models import build_model
 from deeplabelprop.models.embed import embed_dataset

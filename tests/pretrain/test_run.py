@@ -8,7 +8,7 @@ import pytest
 
 from deeplabelprop import InputError
 from deeplabelprop.data import ShiftFlip, load_dataset
-from deeplabelprop.data.stream import ImageStream
+from deeplabelprop.data.images.stream import ImageStream
 from deeplabelprop.models.saved import load_model
 from tests.conftest import run_recipe
 

@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..data import LoadOptions, dataset_entry
-    from ..data.problem import train_and_test
+    from ..data.problem.problem import train_and_test
     from ..errors import InputError
     from ..graph.knn import default_device
     from ..models.embed import OUTPUT_SUFFIXES, embed_dataset

@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..data import LoadOptions, make_split, save_split
-    from ..data.problem import train_and_test
+    from ..data.problem.problem import train_and_test
 
     options = LoadOptions(
         data_dir=str(args.data_dir) if args.data_dir else None, download=args.download

@@ -2,21 +2,21 @@
 unknown labels, the problem a recipe solves, splits, augmentations and the training stream."""
 
 from .arrays import load_features, load_labels
-from .augment import InstanceAugment, ShiftFlip, to_tensor
-from .cifar import load_cifar
-from .dataset import UNKNOWN, ImageDataset, channel_statistics
-from .digits import load_digits_dataset
-from .files import FileImages
-from .folder import load_image_folder
-from .idx import read_idx
-from .mnist import load_idx_dataset
-from .npz import load_npz_images
-from .options import LoadOptions
-from .problem import Problem, load_problem
-from .registry import DATASETS, dataset_entry, datasets, load_dataset, register_dataset
-from .sampling import TwoStreamBatchSampler
-from .splits import Split, load_split, make_split, save_split
-from .stream import Batch, ImageStream
+from .images.augment import InstanceAugment, ShiftFlip, to_tensor
+from .images.dataset import UNKNOWN, ImageDataset, channel_statistics
+from .images.files import FileImages
+from .images.sampling import TwoStreamBatchSampler
+from .images.stream import Batch, ImageStream
+from .problem.problem import Problem, load_problem
+from .problem.splits import Split, load_split, make_split, save_split
+from .readers.cifar import load_cifar
+from .readers.digits import load_digits_dataset
+from .readers.folder import load_image_folder
+from .readers.idx import read_idx
+from .readers.mnist import load_idx_dataset
+from .readers.npz import load_npz_images
+from .readers.options import LoadOptions
+from .readers.registry import DATASETS, dataset_entry, datasets, load_dataset, register_dataset
 
 __all__ = [
     "DATASETS",

@@ -87,7 +87,7 @@ def load_labels(path: str | Path, n_samples: int) -> np.ndarray:
     path = Path(path)
     _require_file(path, "labels")
     if path.suffix == ".json":
-        from .splits import split_labels
+        from .problem.splits import split_labels
 
         return split_labels(path, n_samples)
     if path.suffix == ".npy":

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path, save_npy, save_npz
-from ..data.augment import normalize, to_tensor
-from ..data.dataset import ImageDataset, RowView
-from ..data.files import FileImages
-from ..data.stream import read_batches
+from ..data.images.augment import normalize, to_tensor
+from ..data.images.dataset import ImageDataset, RowView
+from ..data.images.files import FileImages
+from ..data.images.stream import read_batches
 from ..errors import InputError
 from ..fingerprint import fingerprint
 from .pretrained import Pretrained

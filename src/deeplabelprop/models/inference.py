@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from .._runfile import read_run
-from ..data.augment import normalize, to_tensor
-from ..data.files import FileImages
-from ..data.listing import check_unreadable, probe, walk_images
-from ..data.stream import read_batches
+from ..data.images.augment import normalize, to_tensor
+from ..data.images.files import FileImages
+from ..data.images.listing import check_unreadable, probe, walk_images
+from ..data.images.stream import read_batches
 from ..errors import InputError
 from .saved import SavedModel, load_model
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
 from .losses import weighted_knn_predict
 
 

@@ -18,7 +18,7 @@ import torch
 from ..atomic import atomic_path, save_npy
 from ..config import to_dict
 from ..data import InstanceAugment, Problem, ShiftFlip
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
 from ..models import build_model
 from ..models.saved import Preprocessing, save_model
 from ..train import TrainConfig, train

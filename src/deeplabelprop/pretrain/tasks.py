@@ -1,6 +1,6 @@
 """Pretraining tasks for the training loop: instance discrimination, NCA, bootstrap.
 
-Each wraps an :class:`~deeplabelprop.data.stream.ImageStream` (the data, batches and
+Each wraps an :class:`~deeplabelprop.data.images.stream.ImageStream` (the data, batches and
 views) and adds its loss and state; with a :class:`KnnMonitor` it reports the weighted-kNN
 test accuracy after every epoch.
 """
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed
-from ..data.stream import Batch, ImageStream
+from ..data.images.stream import Batch, ImageStream
 from ..train.memory_bank import MemoryBank
 from ..train.task import Task
 from .losses import (

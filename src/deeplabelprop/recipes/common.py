@@ -12,7 +12,7 @@ import torch
 from .. import distributed
 from ..atomic import save_npy
 from ..data import Problem
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
 from ..errors import InputError
 from ..graph.knn import default_device
 from ..models import build_model

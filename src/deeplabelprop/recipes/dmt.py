@@ -25,7 +25,7 @@ from .._params import Interval, Options
 from ..atomic import atomic_path
 from ..config import setting
 from ..data import ShiftFlip
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
 from ..pretrain import MetricSettings
 from ..propagation import Pipeline, PropagationResult, select_confident
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train

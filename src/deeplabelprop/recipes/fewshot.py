@@ -27,8 +27,8 @@ from .._params import Interval, Options
 from ..atomic import atomic_path, save_npy, save_npz
 from ..config import setting
 from ..data import Problem, ShiftFlip
-from ..data.class_splits import ClassSplit, class_split
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
+from ..data.problem.class_splits import ClassSplit, class_split
 from ..errors import InputError
 from ..fewshot import EpisodeSpec, evaluate, labeled_part, mean_and_interval, rows, sample_episodes
 from ..fewshot.classifiers import class_means, squared_distances

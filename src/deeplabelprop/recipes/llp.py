@@ -21,7 +21,7 @@ from .. import distributed
 from .._params import Interval
 from ..config import setting
 from ..data import ShiftFlip
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
 from ..pretrain import MetricSettings
 from ..propagation import Pipeline, PropagationResult
 from ..train import AccuracyMonitor, TrainConfig, train

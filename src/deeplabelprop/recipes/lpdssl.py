@@ -21,7 +21,7 @@ import numpy as np
 from .._params import Interval, Options
 from ..config import setting
 from ..data import ShiftFlip
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
 from ..pretrain import MetricSettings
 from ..propagation import Pipeline, PropagationResult
 from ..train import AccuracyMonitor, TrainConfig, WeightedClassification, train

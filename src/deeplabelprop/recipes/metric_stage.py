@@ -12,7 +12,7 @@ import numpy as np
 
 from ..atomic import atomic_path, save_npy
 from ..data import Problem, ShiftFlip
-from ..data.stream import ImageStream
+from ..data.images.stream import ImageStream
 from ..errors import InputError
 from ..models.pretrained import load_pretrained, pretrained_build, pretrained_network
 from ..models.saved import Preprocessing, load_model, save_model

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from .._params import Interval, Options
 from ..config import setting, to_dict
 from ..data import LoadOptions
-from ..data.cache import CACHE_MODES
-from ..data.files import RESIZE_MODES
-from ..data.listing import UNREADABLE_POLICIES
+from ..data.images.cache import CACHE_MODES
+from ..data.images.files import RESIZE_MODES
+from ..data.images.listing import UNREADABLE_POLICIES
 from ..models import BACKBONES
 
 # "auto": bfloat16 autocast where the hardware has it natively (train/precision.py)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.stream import Batch, ImageStream
+from ..data.images.stream import Batch, ImageStream
 from .losses import weighted_cross_entropy
 from .task import Task
 

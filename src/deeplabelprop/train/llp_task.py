@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed
-from ..data.stream import Batch, ImageStream
+from ..data.images.stream import Batch, ImageStream
 from ..evaluate.metrics import nearest_neighbor_accuracy
 from ..propagation import PropagationResult
 from .aggregation import aggregation_loss

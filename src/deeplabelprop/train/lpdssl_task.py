@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import distributed
-from ..data.sampling import TwoStreamBatchSampler
-from ..data.stream import Batch, ImageStream, sampler_rows
+from ..data.images.sampling import TwoStreamBatchSampler
+from ..data.images.stream import Batch, ImageStream, sampler_rows
 from ..errors import InputError
 from ..propagation import PropagationResult, example_weights
 from ..propagation.result import finalize

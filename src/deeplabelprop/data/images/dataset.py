@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 
 UNKNOWN = -1  # the label of an example whose class is not known (not a class)
 
@@ -21,7 +21,7 @@ class ImageDataset:
     Attributes
     ----------
     images : array-like of shape (n, height, width, channels), uint8
-        An ndarray (perhaps memory-mapped) or a :class:`~deeplabelprop.data.files.FileImages`
+        An ndarray (perhaps memory-mapped) or a :class:`~deeplabelprop.data.images.files.FileImages`
         that decodes files on demand; indexed by an array of rows.
     labels : ndarray of shape (n,), int64 in -1..len(classes)-1
     classes : tuple of str, the class names

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .. import distributed
+from ... import distributed
 from .augment import move, normalize, select, to_device, to_tensor
 from .dataset import Normalization, channel_statistics, read_one
 from .sampling import TwoStreamBatchSampler

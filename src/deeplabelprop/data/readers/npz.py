@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import InputError, MissingSplit
-from .cache import cache_dir
-from .dataset import UNKNOWN, ImageDataset, channel_statistics
+from ...atomic import atomic_path
+from ...errors import InputError, MissingSplit
+from ..images.cache import cache_dir
+from ..images.dataset import UNKNOWN, ImageDataset, channel_statistics
 from .options import LoadOptions
 from .registry import register_dataset
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError, MissingSplit
-from .dataset import ImageDataset
+from ...errors import InputError, MissingSplit
+from ..images.dataset import ImageDataset
 from .options import LoadOptions
 
 

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..atomic import atomic_path
-from ..errors import InputError
+from ...atomic import atomic_path
+from ...errors import InputError
 
 logger = logging.getLogger(__name__)
 

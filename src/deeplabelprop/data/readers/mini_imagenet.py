@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .cache import decoded_images
-from .dataset import ImageDataset, channel_statistics
-from .files import FileImages
+from ...errors import InputError
+from ..images.cache import decoded_images
+from ..images.dataset import ImageDataset, channel_statistics
+from ..images.files import FileImages
 from .options import LoadOptions
 from .registry import register_dataset
 

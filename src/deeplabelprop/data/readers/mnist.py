@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .dataset import ImageDataset
+from ...errors import InputError
+from ..images.dataset import ImageDataset
 from .download import download
 from .idx import read_idx
 from .options import LoadOptions

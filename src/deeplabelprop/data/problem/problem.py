@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, MissingSplit
-from ..fingerprint import Fingerprinter, fingerprint
-from .dataset import UNKNOWN, ImageDataset
-from .options import LoadOptions
-from .registry import dataset_entry, load_dataset
+from ...errors import InputError, MissingSplit
+from ...fingerprint import Fingerprinter, fingerprint
+from ..images.dataset import UNKNOWN, ImageDataset
+from ..readers.options import LoadOptions
+from ..readers.registry import dataset_entry, load_dataset
 from .splits import Split, load_split, make_split
 
 logger = logging.getLogger(__name__)

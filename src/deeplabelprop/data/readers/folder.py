@@ -11,7 +11,7 @@ Layouts, recognised in this order:
 * ``<class>/**``: fully labeled (a benchmark set; a split chooses which labels to use).
 
 A top-level ``test/<class>/**`` is the test split of every layout (``val/`` for ImageNet). Images
-are decoded on demand or once into a cache (:mod:`deeplabelprop.data.cache`), resized or cropped
+are decoded on demand or once into a cache (:mod:`deeplabelprop.data.images.cache`), resized or cropped
 to ``image_size``; non-image files are ignored and counted.
 """
 
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, MissingSplit
-from .cache import decoded_images
-from .dataset import UNKNOWN, ImageDataset, channel_statistics
-from .files import FileImages
-from .listing import check_unreadable, choose_channels, choose_size, probe, walk_images
+from ...errors import InputError, MissingSplit
+from ..images.cache import decoded_images
+from ..images.dataset import UNKNOWN, ImageDataset, channel_statistics
+from ..images.files import FileImages
+from ..images.listing import check_unreadable, choose_channels, choose_size, probe, walk_images
+from ..tables import header_index, read_rows
 from .options import LoadOptions
 from .registry import register_dataset
-from .tables import header_index, read_rows
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ...errors import InputError
 
 
 class TwoStreamBatchSampler(torch.utils.data.Sampler):

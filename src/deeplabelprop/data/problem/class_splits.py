@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
-from .options import LoadOptions
+from ...errors import InputError
+from ..readers.options import LoadOptions
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _cifar_fs(argument: str | None, options: LoadOptions) -> ClassSplit:
 
 
 def _mini_imagenet(argument: str | None, options: LoadOptions) -> ClassSplit:
-    from .mini_imagenet import csv_classes
+    from ..readers.mini_imagenet import csv_classes
 
     root = Path(argument or "").expanduser()
     return ClassSplit(

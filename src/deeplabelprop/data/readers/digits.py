@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_digits
 
-from ..errors import InputError
-from .dataset import ImageDataset
+from ...errors import InputError
+from ..images.dataset import ImageDataset
 from .options import LoadOptions
 from .registry import register_dataset
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
-from ..errors import InputError
-from ..fingerprint import Fingerprinter
+from ...atomic import atomic_path
+from ...errors import InputError
+from ...fingerprint import Fingerprinter
 from .files import DECODE_ERRORS, FileImages, decode_image
 
 logger = logging.getLogger(__name__)

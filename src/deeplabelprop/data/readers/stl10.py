@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .dataset import UNKNOWN, ImageDataset, channel_statistics
+from ...errors import InputError
+from ..images.dataset import UNKNOWN, ImageDataset, channel_statistics
 from .options import LoadOptions
 from .registry import register_dataset
 

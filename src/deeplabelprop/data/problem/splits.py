@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import InputError
+from ...atomic import atomic_path
+from ...errors import InputError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ...errors import InputError
 from .files import GREY_MODES, IMAGE_EXTENSIONS
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .dataset import Normalization
+from ..images.dataset import Normalization
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class LoadOptions:
     "crop" the centre after scaling the shorter side, or "squash"); ``channels`` forces grey (1)
     or RGB (3). ``unreadable``: "stop" or "skip" files that cannot be read. ``labels``: a
     ``path,label`` CSV for a folder; ``labels_from``: a filled ``to_label.csv`` on top of it. ``cache``: how decoded images are kept (see
-    :mod:`deeplabelprop.data.cache`). ``classes`` and ``normalization`` are set from the training
+    :mod:`deeplabelprop.data.images.cache`). ``classes`` and ``normalization`` are set from the training
     split when the test split is read, so both agree.
     """
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .dataset import ImageDataset
+from ...errors import InputError
+from ..images.dataset import ImageDataset
 from .options import LoadOptions
 from .registry import register_dataset
 
