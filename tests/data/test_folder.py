@@ -268,3 +268,21 @@ def test_npz_with_unlabeled_rows_is_memory_mapped(tmp_path):
     assert isinstance(compressed.images, np.memmap) and np.array_equal(
         compressed.images[..., 0], images
     )
+
+
+def test_validation_fraction_holds_out_the_same_images_across_rounds(tmp_path):
+    """Issue 25: the held-out labels are chosen by each image's name, so labels added in a
+    later round do not change which earlier ones are held out (nor what a metric trained on)."""
+    root = user_folder(tmp_path / "photos", n_labeled=8, with_test=False)
+    first = load_problem(f"folder:{root}", validation_fraction=0.3)
+    held = set(first.test.example_names())
+    assert 0 < len(held) < 24 and all((first.given == k).any() for k in range(3))
+    # a second round: 3 more labels per class through labels.csv
+    rows = ["path,label"]
+    for c, name in enumerate(NAMES):
+        for p in sorted((root / "unlabeled").rglob(f"x{c}_*.png"))[:3]:
+            rows.append(f"{p.relative_to(root)},{name}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    second = load_problem(f"folder:{root}", validation_fraction=0.3)
+    assert held <= set(second.test.example_names())
+    assert not held & set(second.train.example_names())

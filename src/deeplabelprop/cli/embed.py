@@ -47,6 +47,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def use_bfloat16(precision: str, device: str) -> bool:
+    """``--precision``: bf16, fp32, or auto (bfloat16 where the device has it natively)."""
+    import torch
+
+    from ..train.precision import native_bfloat16
+
+    chosen = {"auto": None, "bf16": True, "fp32": False}[precision]
+    return native_bfloat16(torch.device(device)) if chosen is None else chosen
+
+
 def main(args: argparse.Namespace) -> int:
     from ..data import LoadOptions, dataset_entry
     from ..data.problem.problem import train_and_test
@@ -58,13 +68,7 @@ def main(args: argparse.Namespace) -> int:
     if args.output.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"-o {args.output}: write .npz (features with labels and paths) or .npy")
     device = args.device or default_device()
-    import torch
-
-    from ..train.precision import native_bfloat16
-
-    bfloat16 = {"auto": None, "bf16": True, "fp32": False}[args.precision]
-    if bfloat16 is None:
-        bfloat16 = native_bfloat16(torch.device(device))
+    bfloat16 = use_bfloat16(args.precision, device)
     model = load_pretrained(args.model, args.pooling)
     pre = model.preprocessing
     files = dataset_entry(args.dataset)[0].files  # decoded at the model's size, not the set's

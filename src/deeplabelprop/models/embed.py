@@ -104,6 +104,40 @@ def _parts_folder(out: Path, manifest: dict) -> Path:
     return parts
 
 
+def _checked_output(out: Path, batch_size: int, chunk_rows: int) -> Path:
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"-o {out}: write .npz (features with labels and paths) or .npy")
+    if batch_size < 1 or chunk_rows < 1:
+        raise InputError("batch size and chunk rows must be at least 1")
+    return out
+
+
+def _progress(on: bool, n: int, spec: str):
+    """A progress bar over ``n`` images, or None."""
+    if not on:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=n, desc=f"embedding with {spec}", unit="image", leave=False)
+
+
+def write_embedding(out: Path, features: np.ndarray, data: ImageDataset, spec: str) -> None:
+    """``out``: an ``.npy`` of the features, or an ``.npz`` of ``features``, ``labels`` (-1
+    unknown), ``classes``, ``model`` (the spec) and ``paths`` (for files). Atomic."""
+    if out.suffix == ".npy":
+        save_npy(out, features)
+        return
+    arrays = {
+        "features": features,
+        "labels": np.asarray(data.labels, dtype=np.int64),
+        "classes": np.asarray(data.classes, dtype=str),
+        "model": np.asarray(spec),
+    }
+    if data.paths is not None:
+        arrays["paths"] = np.asarray(data.paths, dtype=str)
+    save_npz(out, **arrays)
+
+
 def embed_dataset(
     model: Pretrained,
     data: ImageDataset,
@@ -123,11 +157,7 @@ def embed_dataset(
     end, so a killed run continues where it stopped and gives the same file (``bfloat16``: see
     :func:`embed_rows`). Returns the features; ``stats`` (a dict, when given) gets the rows
     embedded now and those read back from an earlier run's chunks."""
-    out = Path(out).expanduser()
-    if out.suffix not in OUTPUT_SUFFIXES:
-        raise InputError(f"-o {out}: write .npz (features with labels and paths) or .npy")
-    if batch_size < 1 or chunk_rows < 1:
-        raise InputError("batch size and chunk rows must be at least 1")
+    out = _checked_output(Path(out).expanduser(), batch_size, chunk_rows)
     images = at_model_input(data.images, model)
     n = len(data)
     manifest = {
@@ -141,11 +171,7 @@ def embed_dataset(
     }
     parts = _parts_folder(out, manifest)
     chunks = [np.arange(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, desc=f"embedding with {model.spec}", unit="image", leave=False)
+    bar = _progress(progress, n, model.spec)
     earlier = sum(
         rows.size for i, rows in enumerate(chunks) if (parts / f"chunk-{i:06d}.npy").is_file()
     )
@@ -157,33 +183,14 @@ def embed_dataset(
             if bar is not None:
                 bar.update(rows.size)
             continue
-        feats = embed_rows(
-            model,
-            images,
-            rows,
-            device=device,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            bfloat16=bfloat16,
-            on_batch=None if bar is None else bar.update,
-        )
-        save_npy(part, feats)
+        on_batch = None if bar is None else bar.update
+        kw = {"batch_size": batch_size, "num_workers": num_workers, "bfloat16": bfloat16}
+        save_npy(part, embed_rows(model, images, rows, device=device, on_batch=on_batch, **kw))
         logger.info("embedded %d / %d images", int(rows[-1]) + 1, n)
     if bar is not None:
         bar.close()
     features = np.concatenate([np.load(parts / f"chunk-{i:06d}.npy") for i in range(len(chunks))])
-    if out.suffix == ".npy":
-        save_npy(out, features)
-    else:
-        arrays = {
-            "features": features,
-            "labels": np.asarray(data.labels, dtype=np.int64),
-            "classes": np.asarray(data.classes, dtype=str),
-            "model": np.asarray(model.spec),
-        }
-        if data.paths is not None:
-            arrays["paths"] = np.asarray(data.paths, dtype=str)
-        save_npz(out, **arrays)
+    write_embedding(out, features, data, model.spec)
     shutil.rmtree(parts)
     if stats is not None:
         stats.update(embedded=n - earlier, earlier=earlier)

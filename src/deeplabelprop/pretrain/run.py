@@ -79,6 +79,22 @@ def save_encoder(
     )
 
 
+def metric_network(m: MetricSettings, model: str, width, channels: int, n_classes: int, device):
+    """(the network the metric trains, its build record): a classifier head only for the
+    bootstrap source."""
+    build = {
+        "name": model,
+        "in_channels": channels,
+        "n_classes": n_classes if m.source == "bootstrap" else None,
+        "embedding_dim": m.embedding_dim,
+        "width": width,
+    }
+    network = build_model(
+        model, channels, n_classes=build["n_classes"], embedding_dim=m.embedding_dim, width=width
+    ).to(device)
+    return network, build
+
+
 def train_metric(
     m: MetricSettings,
     problem: Problem,
@@ -104,17 +120,7 @@ def train_metric(
     n_classes = len(train_set.classes)
     monitor = None if test_set is None else KnnMonitor(test_set.images, test_set.labels, n_classes)
     torch.manual_seed(seed)
-    channels = train_set.shape[2]
-    build = {
-        "name": model,
-        "in_channels": channels,
-        "n_classes": n_classes if m.source == "bootstrap" else None,
-        "embedding_dim": m.embedding_dim,
-        "width": width,
-    }
-    network = build_model(
-        model, channels, n_classes=build["n_classes"], embedding_dim=m.embedding_dim, width=width
-    ).to(device)
+    network, build = metric_network(m, model, width, train_set.shape[2], n_classes, device)
     stream = ImageStream(
         train_set.images,
         InstanceAugment(scale=(m.crop_scale, 1.0), jitter=m.jitter, erase=m.erase),

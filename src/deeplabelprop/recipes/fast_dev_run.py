@@ -9,16 +9,24 @@ from ..propagation import Pipeline, parameter_names
 
 FAST_DEV_IMAGES = 512
 FAST_DEV_EIGENVECTORS = 20
+EPISODE_CAPS = {"n_episodes": 5, "n_query": 3}
 
 
 def fast_dev_run(config):
     """``config`` with ``subset`` = 512 images, every ``epochs`` at most 1 (0 stays 0: a stage
-    that is off stays off) and at most 20 eigenvectors where a method takes η."""
+    that is off stays off), at most 20 eigenvectors where a method takes η, and few-shot
+    episodes of at most 5 × 3 queries from pools of 10, with the smallest transfer."""
     changes = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if f.name == "epochs" and isinstance(value, int):
             changes[f.name] = min(value, 1)
+        elif f.name in EPISODE_CAPS and isinstance(value, int):  # few-shot: small episodes
+            changes[f.name] = min(value, EPISODE_CAPS[f.name])
+        elif f.name == "pool_per_class":
+            changes[f.name] = min(value or 10, 10)
+        elif f.name == "labels_per_class":  # few-shot transfer: the smallest
+            changes[f.name] = (1,)
         elif isinstance(value, Pipeline):
             changes[f.name] = _fewer_eigenvectors(value)
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):

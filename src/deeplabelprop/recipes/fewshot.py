@@ -250,23 +250,49 @@ def check_data(cfg: FewShotConfig, problem: Problem) -> None:
         )
 
 
+def own_metric_features(run, cfg, problem, rows_, encoder, device, progress) -> np.ndarray:
+    """Stages ``own_metric`` and ``own_features`` (S = U): instance discrimination on the novel
+    images alone, no labels, and their features."""
+    novel_problem = Problem(problem.train.subset(rows_), np.full(rows_.size, -1), None, None, None)
+    own_encoder = metric_stage(
+        run,
+        replace(cfg.metric, source="instance"),
+        cfg,
+        novel_problem,
+        device,
+        name="own_metric",
+        progress=progress,
+    )
+    own_feats = novel_features(
+        run, novel_problem, np.arange(rows_.size), own_encoder, device, "own_features"
+    )
+    run.drop_output("features")
+    run.output("own_encoder", str(own_encoder.relative_to(run.path)))
+    run.output("encoder", str(encoder.relative_to(run.path)))
+    return own_feats
+
+
+def transfer_stage(run, cfg, feats, own_feats, novel) -> list:
+    """Stage ``transfer`` (DMT Table 6): its rows, computed once and kept in the stage folder."""
+    labels, part, classes = novel
+    if not run.done("transfer"):
+        with run.stage("transfer") as folder:
+            args = (labels, part, classes, cfg.transfer, cfg.seed)
+            table6 = transfer_rows(feats, *args, f"base classes, {cfg.metric.source}")
+            if own_feats is not None:
+                table6 += transfer_rows(own_feats, *args, "novel classes' own images (S = U)")
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic_path(folder / "table.json") as tmp:
+                tmp.write_text(json.dumps(table6, indent=1))
+    return json.loads((run.path / "transfer" / "table.json").read_text())
+
+
 @register_recipe("fewshot", FewShotConfig, check=check_fewshot)
 def run_fewshot(
     cfg: FewShotConfig, out_dir: str | Path, *, progress: bool = False, fast_dev_run: bool = False
 ) -> dict:
-    """Run (or resume) the stages into ``out_dir``; returns the tables."""
-    if fast_dev_run:  # a few small episodes, the smallest transfer
-        e = cfg.episodes
-        cfg = replace(
-            cfg,
-            episodes=replace(
-                e,
-                n_episodes=min(e.n_episodes, 5),
-                n_query=min(e.n_query, 3),
-                pool_per_class=min(e.pool_per_class or 10, 10),
-            ),
-            transfer=replace(cfg.transfer, labels_per_class=(1,)),
-        )
+    """Run (or resume) the stages into ``out_dir``; returns the tables. (``--fast-dev-run``
+    shrinks the episodes in :func:`~deeplabelprop.recipes.fast_dev_run.fast_dev_run`.)"""
     stages = {
         "metric": cfg.stage_settings("classes", "metric"),
         "features": cfg.stage_settings("classes", "metric"),
@@ -298,37 +324,13 @@ def run_fewshot(
     table7 = episodes_stage(run, cfg, feats, labels, part, np.sort(novel))
     own_feats = None
     if cfg.transfer.own_metric:  # S = U: instance discrimination on the novel images, no labels
-        novel_problem = Problem(
-            problem.train.subset(rows_), np.full(rows_.size, -1), None, None, None
-        )
-        own_encoder = metric_stage(
-            run,
-            replace(cfg.metric, source="instance"),
-            cfg,
-            novel_problem,
-            device,
-            name="own_metric",
-            progress=progress,
-        )
-        own_feats = novel_features(
-            run, novel_problem, np.arange(rows_.size), own_encoder, device, "own_features"
-        )
-        run.drop_output("features")
-        run.output("own_encoder", str(own_encoder.relative_to(run.path)))
-        run.output("encoder", str(encoder.relative_to(run.path)))
-    tables = {"episodes (DMT Table 7)": table7}
-    if not run.done("transfer"):
-        with run.stage("transfer") as folder:
-            args = (labels, part, np.sort(novel), cfg.transfer, cfg.seed)
-            table6 = transfer_rows(feats, *args, f"base classes, {cfg.metric.source}")
-            if own_feats is not None:
-                table6 += transfer_rows(own_feats, *args, "novel classes' own images (S = U)")
-            folder.mkdir(parents=True, exist_ok=True)
-            with atomic_path(folder / "table.json") as tmp:
-                tmp.write_text(json.dumps(table6, indent=1))
-    tables["transfer (DMT Table 6)"] = json.loads(
-        (run.path / "transfer" / "table.json").read_text()
-    )
+        own_feats = own_metric_features(run, cfg, problem, rows_, encoder, device, progress)
+    tables = {
+        "episodes (DMT Table 7)": table7,
+        "transfer (DMT Table 6)": transfer_stage(
+            run, cfg, feats, own_feats, (labels, part, np.sort(novel))
+        ),
+    }
     with atomic_path(run.path / "tables.json") as tmp:
         tmp.write_text(json.dumps(tables, indent=1))
     run.output("tables", "tables.json")

@@ -112,17 +112,30 @@ def _test_split(spec: str, train: ImageDataset, options: LoadOptions) -> ImageDa
 
 
 def _hold_out_labeled(train: ImageDataset, fraction: float, seed: int):
-    """(train without them, test): ``fraction`` of each class's labeled images, at least one
-    labeled image of every class left to train on."""
-    rng = np.random.default_rng([seed, 7])
+    """(train without them, test): the labeled images whose name hashes (with the seed) below
+    ``fraction``, at least one labeled image of every class left to train on.
+
+    Decided per image by its name, not by a draw over the labeled set, so the held-out set
+    stays fixed across rounds: a label added later is held out or not by its own hash, and no
+    earlier decision changes (a draw would reshuffle everything, and a metric or a test
+    accuracy of one round would not compare with the next)."""
+    names = train.example_names()
     held = []
     for c in range(len(train.classes)):
-        members = rng.permutation(np.flatnonzero(train.labels == c))
-        take = min(int(round(fraction * members.size)), members.size - 1)
-        held.append(members[: max(take, 0)])
-    held = np.sort(np.concatenate(held)).astype(np.int64)
+        members = np.flatnonzero(train.labels == c)
+        draw = np.array([_unit_hash(seed, names[i]) for i in members])
+        chosen = members[draw < fraction]
+        if chosen.size == members.size and members.size:  # keep one to train on
+            chosen = np.delete(chosen, np.argmax(draw[np.isin(members, chosen)]))
+        held.append(chosen)
+    held = np.sort(np.concatenate(held)).astype(np.int64) if held else np.array([], np.int64)
     keep = np.setdiff1d(np.arange(len(train)), held)
     return train.subset(keep), train.subset(held)
+
+
+def _unit_hash(seed: int, name: str) -> float:
+    """A number in [0, 1) fixed by (seed, name)."""
+    return int(fingerprint(seed, name, length=12), 16) / 16**12
 
 
 def train_and_test(
@@ -177,31 +190,10 @@ def load_problem(
             split = make_split(train.labels, n_labeled, seed=seed, dataset=train.name)
         given, truth = split.masked_labels(train.labels), train.labels
     else:
-        split, truth, given = None, None, train.labels
-        notes.append(
-            f"{spec} names its own {int((given >= 0).sum())} labeled images: n_labeled does not apply"
-        )
-        if test is None and validation_fraction > 0:
-            train, test = _hold_out_labeled(train, validation_fraction, seed)
-            given = train.labels
-            notes.append(
-                f"validation_fraction = {validation_fraction}: {len(test)} labeled images held "
-                "out as the test set"
-            )
-        if labels_required and not (given >= 0).any():
-            folders = ", ".join(
-                sorted(f"{p.name}/" for p in Path(spec.partition(":")[2]).glob("*") if p.is_dir())
-            )
-            raise InputError(
-                f"{spec} has no labeled image yet{f' (its folders: {folders})' if folders else ''}: "
-                "label some (labeled/<class>/ or a labels.csv), or let `deeplabelprop suggest` "
-                "choose which to label first"
-            )
-        missing = [c for k, c in enumerate(train.classes) if not (given == k).any()]
-        if missing:
-            raise InputError(
-                f"class {missing[0]!r} has no labeled image to train on; label at least one"
-            )
+        split, truth = None, None
+        train, test = _users_labels(spec, train, test, notes, validation_fraction, seed)
+        given = train.labels
+        _check_labels_given(spec, train, labels_required)
     if test is None:
         notes.append(
             "no test set: set validation_fraction, or add a test/ folder, to measure accuracy"
@@ -209,6 +201,41 @@ def load_problem(
     for note in notes:
         logger.info("%s", note)
     return Problem(train, np.asarray(given, dtype=np.int64), truth, test, split, tuple(notes))
+
+
+def _users_labels(spec, train, test, notes: list, validation_fraction: float, seed: int):
+    """A user's set names its own labels; without a test split, ``validation_fraction`` of
+    them is held out (fixed across rounds, see :func:`_hold_out_labeled`)."""
+    notes.append(
+        f"{spec} names its own {int((train.labels >= 0).sum())} labeled images: n_labeled does "
+        "not apply"
+    )
+    if test is None and validation_fraction > 0:
+        train, test = _hold_out_labeled(train, validation_fraction, seed)
+        notes.append(
+            f"validation_fraction = {validation_fraction}: {len(test)} labeled images held "
+            "out as the test set (chosen by each image's name: fixed across rounds)"
+        )
+    return train, test
+
+
+def _check_labels_given(spec: str, train: ImageDataset, labels_required: bool) -> None:
+    """No label at all (when they are required), or a class without one: a one-line error."""
+    given = train.labels
+    if labels_required and not (given >= 0).any():
+        folders = ", ".join(
+            sorted(f"{p.name}/" for p in Path(spec.partition(":")[2]).glob("*") if p.is_dir())
+        )
+        raise InputError(
+            f"{spec} has no labeled image yet{f' (its folders: {folders})' if folders else ''}: "
+            "label some (labeled/<class>/ or a labels.csv), or let `deeplabelprop suggest` "
+            "choose which to label first"
+        )
+    missing = [c for k, c in enumerate(train.classes) if not (given == k).any()]
+    if missing:
+        raise InputError(
+            f"class {missing[0]!r} has no labeled image to train on; label at least one"
+        )
 
 
 __all__ = ["HOLDOUT_SEED", "Problem", "UNKNOWN", "load_problem", "seeded_subset", "train_and_test"]
