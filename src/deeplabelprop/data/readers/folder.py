@@ -1,14 +1,17 @@
 """Image folders as users have them, read by ``folder:PATH`` (and ``imagenet:PATH``).
 
-Layouts, recognised in this order:
+Layouts, each registered with ``@register_layout`` and recognised in this order:
 
+* ``train/<class>/**`` and ``val/<class>/**`` (ImageNet): fully labeled, ``val`` is the test split;
 * ``labeled/<class>/**`` and ``unlabeled/**`` (any nesting, any file names): the labeled images
-  by class folder, the rest without a label;
+  by class folder, the rest without a label, and a ``labels.csv`` on top;
 * any folder of images plus a CSV of ``path,label`` rows (``labels.csv`` in the folder, or the
   ``labels`` setting): paths relative to the folder, class names as strings; images the CSV
   does not name are unlabeled;
-* ``train/<class>/**`` and ``val/<class>/**`` (ImageNet): fully labeled, ``val`` is the test split;
+* a folder of images and no subfolder: nobody has labeled them yet;
 * ``<class>/**``: fully labeled (a benchmark set; a split chooses which labels to use).
+
+A filled ``to_label.csv`` of ``suggest`` (the ``labels_from`` setting) goes on top of any.
 
 A top-level ``test/<class>/**`` is the test split of every layout (``val/`` for ImageNet). Images
 are decoded on demand or once into a cache (:mod:`deeplabelprop.data.images.cache`), resized or cropped
@@ -18,6 +21,7 @@ to ``image_size``; non-image files are ignored and counted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -224,29 +228,94 @@ def list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
     return listed
 
 
+@dataclass(frozen=True)
+class Layout:
+    """A way users arrange a folder: ``detect(root, opts)`` recognises it, ``train(root,
+    opts)`` lists the training images with their labels, ``test_folder`` holds the test split."""
+
+    name: str
+    detect: Callable[[Path, LoadOptions], bool]
+    train: Callable[[Path, LoadOptions], _Labeled]
+    test_folder: str = "test"
+
+
+# the layouts, in the order they are recognised; each is registered where it is defined
+LAYOUTS: list[Layout] = []
+
+
+def register_layout(name: str, *, detect, test_folder: str = "test"):
+    """Decorator: register ``train(root, opts)`` as layout ``name`` (recognised by
+    ``detect``), after the ones registered before it."""
+
+    def decorate(train):
+        LAYOUTS.append(Layout(name, detect, train, test_folder))
+        return train
+
+    return decorate
+
+
+def labels_csv(root: Path, opts: LoadOptions) -> Path:
+    """The ``path,label`` CSV of a folder: the ``labels`` setting, else ``root/labels.csv``."""
+    return Path(opts.labels).expanduser() if opts.labels else root / "labels.csv"
+
+
+def _is_imagenet(root: Path, opts: LoadOptions) -> bool:
+    return opts.layout == "imagenet" or ((root / "train").is_dir() and (root / "val").is_dir())
+
+
+@register_layout("imagenet", detect=_is_imagenet, test_folder="val")
+def _imagenet_train(root: Path, opts: LoadOptions) -> _Labeled:
+    """``train/<class>/**`` (and ``val/<class>/**``, the test split): fully labeled."""
+    return _class_folders(root, root / "train")
+
+
+@register_layout(
+    "labeled-unlabeled", detect=lambda r, o: (r / "labeled").is_dir() or (r / "unlabeled").is_dir()
+)
+def _labeled_unlabeled_train(root: Path, opts: LoadOptions) -> _Labeled:
+    csv_path = labels_csv(root, opts)
+    return _labeled_unlabeled(root, csv_path if csv_path.is_file() else None)
+
+
+@register_layout("labels-csv", detect=lambda r, o: labels_csv(r, o).is_file())
+def _csv_train(root: Path, opts: LoadOptions) -> _Labeled:
+    return _csv_layout(root, labels_csv(root, opts))
+
+
+def _no_subfolders(root: Path, opts: LoadOptions) -> bool:
+    return not any(p.is_dir() and p.name not in TEST_FOLDERS for p in root.iterdir())
+
+
+@register_layout("unlabeled-pile", detect=_no_subfolders)
+def _pile_train(root: Path, opts: LoadOptions) -> _Labeled:
+    """A folder of images nobody has labeled yet."""
+    files, ignored = walk_images(root, root)
+    return _Labeled(files, [UNKNOWN] * len(files), (), ignored)
+
+
+@register_layout("class-folders", detect=lambda r, o: True)
+def _class_folders_train(root: Path, opts: LoadOptions) -> _Labeled:
+    """``<class>/**``: fully labeled (a benchmark set; a split chooses which labels to use)."""
+    return _class_folders(root, root, exclude=TEST_FOLDERS)
+
+
+def layout_of(root: Path, opts: LoadOptions) -> Layout:
+    """The first registered layout that recognises ``root``."""
+    return next(layout for layout in LAYOUTS if layout.detect(root, opts))
+
+
 def _list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
     if not root.is_dir():
         raise InputError(f"image folder {root} does not exist or is not a folder")
-    imagenet = opts.layout == "imagenet" or ((root / "train").is_dir() and (root / "val").is_dir())
+    if opts.labels and not labels_csv(root, opts).is_file():
+        raise InputError(f"label file {opts.labels} does not exist")
+    layout = layout_of(root, opts)
     if split == "test":
-        where = root / ("val" if imagenet else "test")
+        where = root / layout.test_folder
         if not where.is_dir():
             raise MissingSplit(f"{root} has no {where.name}/ folder (the test split)")
         return _class_folders(root, where, known=opts.classes)
-    if imagenet:
-        return _class_folders(root, root / "train")
-    csv_path = Path(opts.labels).expanduser() if opts.labels else root / "labels.csv"
-    if opts.labels and not csv_path.is_file():
-        raise InputError(f"label file {opts.labels} does not exist")
-    if (root / "labeled").is_dir() or (root / "unlabeled").is_dir():
-        return _labeled_unlabeled(root, csv_path if csv_path.is_file() else None)
-    if csv_path.is_file():
-        return _csv_layout(root, csv_path)
-    subfolders = [p for p in root.iterdir() if p.is_dir() and p.name not in TEST_FOLDERS]
-    if not subfolders:  # a folder of images nobody has labeled yet
-        files, ignored = walk_images(root, root)
-        return _Labeled(files, [UNKNOWN] * len(files), (), ignored)
-    return _class_folders(root, root, exclude=TEST_FOLDERS)
+    return layout.train(root, opts)
 
 
 def load_image_folder(
