@@ -18,6 +18,7 @@ import logging
 import time
 import warnings
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ class Prepared:
             raise InputError(f"{path} cannot be read as a graph file ({exc}); delete it") from exc
 
 
-class Propagator:
+class Propagator(ABC):
     """The base of every propagator: ``prepare`` (features) → ``solve`` (labels), and
     ``solve_folds``, the class probabilities of held-out labels.
 
@@ -213,11 +214,14 @@ class Propagator:
     # parameters only ``solve`` reads: a kept graph serves every value of them
     solve_only: ClassVar[tuple] = ()
 
-    def prepare(self, x: np.ndarray) -> Prepared:  # pragma: no cover - every method defines it
-        raise NotImplementedError
+    @abstractmethod
+    def prepare(self, x: np.ndarray) -> Prepared:
+        """What the method computes from the checked unit rows ``x`` (n, d) alone."""
 
-    def solve(self, prepared: Prepared, y: np.ndarray, c: int):  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def solve(self, prepared: Prepared, y: np.ndarray, c: int):
+        """The :class:`~deeplabelprop.propagation.result.PropagationResult` of labels ``y``
+        (n,), -1 unlabeled, over ``c`` classes, on ``prepared``."""
 
     def solve_folds(
         self, prepared: Prepared, labels: np.ndarray, folds: list[np.ndarray], c: int, main
