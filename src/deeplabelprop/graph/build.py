@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,15 +44,10 @@ def search_checked(
     """(sims, idx, recall): the kNN search, its recall measured when approximate. Below
     ``RECALL_FLOOR`` an automatic choice (``exact=None``) searches again exactly, and an explicit
     ``exact=False`` warns with what the number means and what to do."""
-    sims, idx = knn(
-        x,
-        k,
-        backend=backend,
-        exact=exact,
-        device=device,
-        random_state=random_state,
-        checked=checked,
+    search = partial(
+        knn, x, k, backend=backend, device=device, random_state=random_state, checked=checked
     )
+    sims, idx = search(exact=exact)
     if plan_search(len(x), backend=backend, exact=exact, device=device).exact:
         return sims, idx, None
     recall = neighbor_recall(x, idx, random_state=random_state)
@@ -65,15 +61,7 @@ def search_checked(
     )
     if exact is None:
         warnings.warn(f"{what}; searching exactly instead (slower)", DataWarning, stacklevel=4)
-        sims, idx = knn(
-            x,
-            k,
-            backend=backend,
-            exact=True,
-            device=device,
-            random_state=random_state,
-            checked=checked,
-        )
+        sims, idx = search(exact=True)
         return sims, idx, 1.0
     warnings.warn(
         f"{what}; set exact=True (or leave exact unset to switch automatically), or use a "

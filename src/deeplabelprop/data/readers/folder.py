@@ -109,9 +109,14 @@ def _labeled_unlabeled(root: Path, labels_csv: Path | None) -> _Labeled:
         _refuse_unlisted(named, files, labels_csv, root)
         names = [named.get(f, n) for f, n in zip(files, names, strict=True)]
         ignored -= int(labels_csv.parent == root)
+    return _by_name(files, names, labeled.ignored + ignored)
+
+
+def _by_name(files: list[str], names: list, ignored: int) -> _Labeled:
+    """Files with their class names (None: unknown) as labels into the sorted class names."""
     classes = tuple(sorted({n for n in names if n is not None}))
     labels = [classes.index(n) if n is not None else UNKNOWN for n in names]
-    return _Labeled(files, labels, classes, labeled.ignored + ignored)
+    return _Labeled(files, labels, classes, ignored)
 
 
 def _refuse_unlisted(named: dict, files: list[str], labels_csv: Path, root: Path) -> None:
@@ -214,9 +219,7 @@ def _with_to_label(labeled: _Labeled, path: Path, root: Path) -> _Labeled:
     named = read_to_label(path, root, labeled.files, labeled.classes)
     names = [labeled.classes[k] if k >= 0 else None for k in labeled.labels]
     names = [named.get(f, n) for f, n in zip(labeled.files, names, strict=True)]
-    classes = tuple(sorted({n for n in names if n is not None}))
-    labels = [classes.index(n) if n is not None else UNKNOWN for n in names]
-    return _Labeled(labeled.files, labels, classes, labeled.ignored)
+    return _by_name(labeled.files, names, labeled.ignored)
 
 
 def list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
