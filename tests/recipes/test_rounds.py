@@ -85,6 +85,49 @@ def test_a_relabeled_and_a_removed_image_are_said_and_rerun(tmp_path, caplog):
         run_dmt(small(root), run)
     said = [r.message for r in caplog.records if "rerunning" in r.message]
     assert said == [
-        "images: 2 added, 2 removed; labels: 1 added, 0 changed, 1 removed; rerunning metric, "
+        "images: 2 added, 2 removed; labels: 1 added, 0 changed, 1 removed; embedding the "
+        "images with the kept metric; rerunning propagate, finetune (round 2)"
+    ]
+
+
+def test_new_images_are_embedded_with_the_kept_metric_or_it_retrains(tmp_path, caplog):
+    """Issue 25: images added to a folder rerun what reads them; a label-free metric keeps its
+    encoder and embeds the new list (metric.new_images = "embed", the default), or trains again
+    (= "retrain")."""
+    root = user_folder(tmp_path / "photos")
+    run = tmp_path / "run"
+    run_dmt(small(root), run)
+    encoder = (run / "metric" / "encoder.pt").read_bytes()
+    n = np.load(run / "metric" / "features.npy").shape[0]
+    png(root / "unlabeled" / "new one.png", np.full((16, 16), 200, np.uint8))
+    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
+        run_dmt(small(root), run)
+    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    assert said == [
+        "images: 1 added, 0 removed; embedding the images with the kept metric; rerunning "
         "propagate, finetune (round 2)"
     ]
+    assert (run / "metric" / "encoder.pt").read_bytes() == encoder
+    assert np.load(run / "metric" / "features.npy").shape[0] == n + 1
+    assert "unlabeled/new one.png" in pseudo(run)
+    # the same features as embedding every image with that encoder from scratch
+    fresh = tmp_path / "fresh"
+    run_dmt(
+        small(
+            root, metric={"source": "checkpoint", "checkpoint": str(run / "metric" / "encoder.pt")}
+        ),
+        fresh,
+    )
+    np.testing.assert_array_equal(
+        np.load(fresh / "metric" / "features.npy"), np.load(run / "metric" / "features.npy")
+    )
+    # retrain instead
+    (root / "unlabeled" / "new one.png").unlink()
+    other = tmp_path / "other"
+    run_dmt(small(root, metric={"new_images": "retrain"}), other)
+    png(root / "unlabeled" / "new two.png", np.full((16, 16), 90, np.uint8))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
+        run_dmt(small(root, metric={"new_images": "retrain"}), other)
+    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    assert said == ["images: 1 added, 0 removed; rerunning metric, propagate, finetune (round 2)"]

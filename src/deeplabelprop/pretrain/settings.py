@@ -11,6 +11,7 @@ from ..models.pretrained import POOLINGS
 
 SOURCES = ("instance", "nca", "bootstrap", "checkpoint", "pretrained", "none")
 OBJECTIVES = ("memory-bank", "two-view")
+NEW_IMAGES = ("embed", "retrain")
 
 
 @dataclass
@@ -48,3 +49,6 @@ class MetricSettings:
     # a pretrained model's spec (source = "pretrained"), and which of its outputs is the embedding
     model: str | None = None
     pooling: str = setting("auto", Options(POOLINGS))
+    # when a rerun finds images added or removed: "embed" them with the trained encoder (a
+    # label-free metric is kept: seconds instead of a retraining), or "retrain" the metric
+    new_images: str = setting("embed", Options(NEW_IMAGES))

@@ -72,8 +72,9 @@ def embed_with_encoder(
     )
     feats = stream.embed(saved.network).cpu().numpy().astype(np.float32)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "encoder.pt") as tmp:
-        shutil.copyfile(Path(encoder).expanduser(), tmp)
+    if Path(encoder).expanduser().resolve() != (out / "encoder.pt").resolve():
+        with atomic_path(out / "encoder.pt") as tmp:
+            shutil.copyfile(Path(encoder).expanduser(), tmp)
     save_npy(out / "features.npy", feats)
 
 
@@ -127,8 +128,13 @@ def metric_stage(
         return None
     folder = folder or run.path / name
     if not run.done(name):
+        again = run.embeds_again(name)
         with run.stage(name):
-            if m.source == "checkpoint":
+            if again:  # images added or removed: the kept encoder embeds the new list
+                embed_with_encoder(
+                    folder / "encoder.pt", problem, device, folder, num_workers=config.num_workers
+                )
+            elif m.source == "checkpoint":
                 embed_with_encoder(
                     m.checkpoint, problem, device, folder, num_workers=config.num_workers
                 )

@@ -43,6 +43,7 @@ def _git_sha() -> str | None:
 # what a stage reads, by default: every stage reads the images, the given labels and the test
 # set, except the stages a recipe names label-free (an instance-discrimination metric)
 INPUTS = ("images", "labels", "test")
+EMBED_AGAIN = "embed again"  # a stage status: a kept encoder embeds a changed image list
 
 
 class Run:
@@ -117,19 +118,40 @@ class Run:
         if first is None:
             return
         rerun, kept = done[first:], done[:first]
+        embed = [s for s in rerun[:1] if self._embeds_new_images(s, changed)]
         for stage in rerun:
+            if stage in embed:  # the encoder is kept; only its features are of the old images
+                self.record["stages"][stage]["status"] = EMBED_AGAIN
+                (self.path / stage / "features.npy").unlink(missing_ok=True)
+                continue
             del self.record["stages"][stage]
             if distributed.is_main() and (self.path / stage).is_dir():
                 shutil.rmtree(self.path / stage)  # its checkpoints are of the old inputs
         self.record["round"] = self.round + 1
         self.record["status"] = "running"
         what = describe_changes(self.path, problem, changed, previous is None)
-        line = (
-            f"{what}; {'keeping ' + ', '.join(kept) + '; ' if kept else ''}rerunning "
-            f"{', '.join(rerun)} (round {self.round})"
-        )
+        kept_part = f"keeping {', '.join(kept)}; " if kept else ""
+        embed_part = f"embedding the images with the kept {embed[0]}; " if embed else ""
+        again = [s for s in rerun if s not in embed]
+        line = f"{what}; {kept_part}{embed_part}rerunning {', '.join(again)} (round {self.round})"
         logger.warning("%s", line)
         self.record.setdefault("notes", []).append(line)
+
+    def _embeds_new_images(self, stage: str, changed: set[str]) -> bool:
+        """A label-free metric whose settings say ``new_images = "embed"`` and whose labels did
+        not change its training: it keeps its encoder and embeds the new image list."""
+        metric = self.stages.get(stage, {}).get("metric", {})
+        return (
+            stage in self.label_free
+            and changed - {"labels", "test"} == {"images"}
+            and metric.get("new_images") == "embed"
+            and metric.get("source") == "instance"
+            and (self.path / stage / "encoder.pt").is_file()
+        )
+
+    def embeds_again(self, stage: str) -> bool:
+        """Stage ``stage`` keeps its encoder and only embeds the images again (see above)."""
+        return self.record["stages"].get(stage, {}).get("status") == EMBED_AGAIN
 
     def keep_round(self) -> None:
         """Copy what a person reads of this round (labels, pseudo labels, results,
