@@ -27,6 +27,14 @@ def add_labels(root, n):
     return len(rows) - 1
 
 
+def rerun_lines(caplog, cfg, run) -> list[str]:
+    """Run ``cfg`` into ``run`` and return the lines that said what reran."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
+        run_dmt(cfg, run)
+    return [r.message for r in caplog.records if "rerunning" in r.message]
+
+
 def pseudo(run):
     return {
         r["path"]: (r["label"], r["confidence"])
@@ -42,9 +50,7 @@ def test_new_labels_rerun_what_reads_them_and_keep_the_metric(tmp_path, caplog):
     encoder = (run / "metric" / "encoder.pt").read_bytes()
     metric_time = json.loads((run / "run.json").read_text())["stages"]["metric"]["seconds"]
     add_labels(root, 2)
-    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
-        run_dmt(small(root), run)
-    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    said = rerun_lines(caplog, small(root), run)
     assert said == [
         "labels: 6 added, 0 changed, 0 removed; keeping metric; rerunning propagate, finetune "
         "(round 2)"
@@ -66,10 +72,7 @@ def test_new_labels_rerun_what_reads_them_and_keep_the_metric(tmp_path, caplog):
     run_dmt(cfg, fresh)
     assert pseudo(fresh) == second
     # nothing changed: nothing reruns
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
-        run_dmt(small(root), run)
-    assert not [r for r in caplog.records if "rerunning" in r.message]
+    assert rerun_lines(caplog, small(root), run) == []
     assert json.loads((run / "run.json").read_text())["round"] == 2
 
 
@@ -81,9 +84,7 @@ def test_a_relabeled_and_a_removed_image_are_said_and_rerun(tmp_path, caplog):
     shutil.move(moved, root / "labeled" / "one" / "img0-was-zero.png")  # relabeled (new name)
     (root / "unlabeled" / "batch0" / "x0_004.png").unlink()  # an image removed
     png(root / "unlabeled" / "new.png", np.zeros((16, 16), np.uint8))  # an image added
-    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
-        run_dmt(small(root), run)
-    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    said = rerun_lines(caplog, small(root), run)
     assert said == [
         "images: 2 added, 2 removed; labels: 1 added, 0 changed, 1 removed; embedding the "
         "images with the kept metric; rerunning propagate, finetune (round 2)"
@@ -100,9 +101,7 @@ def test_new_images_are_embedded_with_the_kept_metric_or_it_retrains(tmp_path, c
     encoder = (run / "metric" / "encoder.pt").read_bytes()
     n = np.load(run / "metric" / "features.npy").shape[0]
     png(root / "unlabeled" / "new one.png", np.full((16, 16), 200, np.uint8))
-    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
-        run_dmt(small(root), run)
-    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    said = rerun_lines(caplog, small(root), run)
     assert said == [
         "images: 1 added, 0 removed; embedding the images with the kept metric; rerunning "
         "propagate, finetune (round 2)"
@@ -126,8 +125,5 @@ def test_new_images_are_embedded_with_the_kept_metric_or_it_retrains(tmp_path, c
     other = tmp_path / "other"
     run_dmt(small(root, metric={"new_images": "retrain"}), other)
     png(root / "unlabeled" / "new two.png", np.full((16, 16), 90, np.uint8))
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="deeplabelprop"):
-        run_dmt(small(root, metric={"new_images": "retrain"}), other)
-    said = [r.message for r in caplog.records if "rerunning" in r.message]
+    said = rerun_lines(caplog, small(root, metric={"new_images": "retrain"}), other)
     assert said == ["images: 1 added, 0 removed; rerunning metric, propagate, finetune (round 2)"]

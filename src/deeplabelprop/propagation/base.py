@@ -41,8 +41,9 @@ logger = logging.getLogger("deeplabelprop.progress")
 PREPARED_FORMAT = "deeplabelprop.prepared/1"
 
 
-def warn_degenerate(x: np.ndarray, y: np.ndarray, n_classes: int) -> None:
-    """One labeled class, or (nearly) identical features: say what it means and what to do."""
+def warn_degenerate(unit: np.ndarray, y: np.ndarray, n_classes: int) -> None:
+    """One labeled class, or (nearly) identical unit feature rows: say what it means and what
+    to do."""
     if n_classes == 1 and (y < 0).any():
         warnings.warn(
             "only one class is labeled: every point gets that class with confidence 1; label "
@@ -50,11 +51,10 @@ def warn_degenerate(x: np.ndarray, y: np.ndarray, n_classes: int) -> None:
             DataWarning,
             stacklevel=4,
         )
-    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    spread = float(np.abs(unit - unit.mean(axis=0)).max()) if len(x) > 1 else 1.0
+    spread = float(np.abs(unit - unit.mean(axis=0)).max()) if len(unit) > 1 else 1.0
     if spread < 1e-4 and (y < 0).any():
         warnings.warn(
-            f"all {len(x)} feature rows point the same way (largest difference {spread:.1e}): the "
+            f"all {len(unit)} feature rows point the same way (largest difference {spread:.1e}): the "
             "graph cannot tell them apart and every pseudo label is a guess; check that the "
             "features were computed (not all zeros or copies of one row)",
             DataWarning,

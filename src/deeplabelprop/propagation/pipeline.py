@@ -67,10 +67,10 @@ def check_inputs(features, labels, n_classes: int | None) -> tuple[np.ndarray, n
     """(unit float32 rows (n, d), int labels (n,) with -1 unlabeled, the class count): the one
     check and cast of the inputs. Degenerate but valid inputs warn
     (:class:`~deeplabelprop.errors.DataWarning`)."""
-    x = check_features(features)
+    x = l2_normalize(check_features(features))
     y, c = check_labels(labels, x.shape[0], n_classes)
     warn_degenerate(x, y, c)
-    return l2_normalize(x), y, c
+    return x, y, c
 
 
 @dataclass
@@ -160,14 +160,19 @@ class Pipeline:
             first, second = pipeline.run(X, y1, graph=graph), pipeline.run(X, y2, graph=graph)
         """
         x = l2_normalize(check_features(features))
-        return self._prepared(x, self.build(x.shape[0], seed=seed), graph=graph)
+        propagator = self.build(x.shape[0], seed=seed)
+        if graph is not None:
+            return self._prepared(x, propagator, graph=graph)
+        return replace(propagator.prepare(x), fingerprint=self.graph_fingerprint(x, propagator))
 
     def _prepared(
         self, x: np.ndarray, propagator, *, graph: str | Path | Prepared | None = None
     ) -> Prepared:
         """The prepared graph of checked unit rows ``x``: ``graph`` (a Prepared, or a file of
         one) when its fingerprint matches, else computed (and written to ``graph`` when that is
-        a path)."""
+        a path). Without ``graph`` it is computed and not fingerprinted."""
+        if graph is None:  # nothing kept: no hash of the features (2-3 s at 10 M × 64)
+            return propagator.prepare(x)
         key = self.graph_fingerprint(x, propagator)
         if isinstance(graph, Prepared):
             if graph.fingerprint != key:
@@ -176,16 +181,15 @@ class Pipeline:
                     "again (or drop it)"
                 )
             return graph
-        path = Path(graph) if graph is not None else None
-        if path is not None and path.is_file():
+        path = Path(graph)
+        if path.is_file():
             kept = Prepared.load(path)
             if kept.fingerprint == key:
                 logger.info("graph: kept (%s)", path)
                 return replace(kept, timings={})
             logger.info("graph: %s was built from other features or settings; rebuilding", path)
         prepared = replace(propagator.prepare(x), fingerprint=key)
-        if path is not None:
-            prepared.save(path)
+        prepared.save(path)
         return prepared
 
     def run(
