@@ -10,6 +10,8 @@ from .errors import InputError
 #: package -> (pip extra or package to install, what needs it)
 OPTIONAL = {
     "transformers": ("deeplabelprop[hub]", "hf: models (Hugging Face transformers)"),
+    "starlette": ("deeplabelprop[review]", "the review page (Starlette)"),
+    "uvicorn": ("deeplabelprop[review]", "the review page's server (uvicorn)"),
 }
 
 

@@ -3,6 +3,7 @@
     deeplabelprop propagate FEATURES LABELS --method M [--k --alpha --eta ...] -o OUT.npz
     deeplabelprop suggest RUN | FEATURES [LABELS] -n N [--audit A] [-o to_label.csv]
     deeplabelprop run CONFIG [--set key=value ...] [--labels-from to_label.csv] -o RUN
+    deeplabelprop review RUN [--host HOST] [--port PORT]
     deeplabelprop pretrain [CONFIG] [--dataset D] [--set key=value ...] -o RUN
     deeplabelprop predict MODEL IMAGES... -o predictions.csv
     deeplabelprop embed DATASET --model SPEC -o features.npz
@@ -37,6 +38,7 @@ from . import (
     pretrain,
     propagate,
     report,
+    review,
     run,
     split,
     suggest,
@@ -46,6 +48,7 @@ COMMANDS = [
     propagate,
     suggest,
     run,
+    review,
     pretrain,
     predict,
     embed,

@@ -14,15 +14,22 @@ import csv
 from pathlib import Path
 
 from ..errors import InputError
+from ..locking import labels_lock
+
+#: the label of an image a person marked "none of these": it leaves the data set (propagation,
+#: training and exports), and stays in the label file so that the mark is kept
+OUT_OF_SCOPE = "!none"
 
 SEPARATORS = ",;\t"
 
 
 def read_rows(path: str | Path, what: str = "label file") -> list[list[str]]:
-    """The non-blank rows of ``path``, fields stripped of surrounding spaces."""
+    """The non-blank rows of ``path``, fields stripped of surrounding spaces (read under the
+    file's shared lock: never half-way through a writer's change)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Excel's "CSV UTF-8") is dropped
+        with labels_lock(path, shared=True):
+            text = path.read_text(encoding="utf-8-sig")  # a BOM (Excel's "CSV UTF-8") is dropped
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{what} {path} is not UTF-8 text ({exc}); save it as 'CSV UTF-8' from your spreadsheet"

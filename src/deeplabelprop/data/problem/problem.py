@@ -189,6 +189,9 @@ def load_problem(
         else:
             split = make_split(train.labels, n_labeled, seed=seed, dataset=train.name)
         given, truth = split.masked_labels(train.labels), train.labels
+        if options.labels_from and not dataset_entry(spec)[0].files:
+            given = _labels_on_top(train, given, Path(options.labels_from).expanduser())
+            notes.append(f"labels of {options.labels_from} on top of the split")
     else:
         split, truth = None, None
         train, test = _users_labels(spec, train, test, notes, validation_fraction, seed)
@@ -201,6 +204,26 @@ def load_problem(
     for note in notes:
         logger.info("%s", note)
     return Problem(train, np.asarray(given, dtype=np.int64), truth, test, split, tuple(notes))
+
+
+def _labels_on_top(train: ImageDataset, given: np.ndarray, path: Path) -> np.ndarray:
+    """``given`` with the labels of a ``path,label`` file keyed by example name (``name#i``)
+    on top: how corrections of a benchmark set (the review page's ``labels.csv`` beside the
+    run) reach the next round. Its classes are fixed: a new class or "none of these" is refused."""
+    from ..readers.folder import read_to_label
+    from ..tables import OUT_OF_SCOPE
+
+    named = read_to_label(path, Path(train.name), train.example_names(), train.classes)
+    given = given.copy()
+    index = {n: i for i, n in enumerate(train.example_names())}
+    for name, label in named.items():
+        if label not in train.classes or label == OUT_OF_SCOPE:
+            raise InputError(
+                f"{path}: {name} is labeled {label!r}, but {train.name} is a benchmark set with "
+                f"fixed classes ({', '.join(train.classes)}); label it with one of them"
+            )
+        given[index[name]] = train.classes.index(label)
+    return given
 
 
 def _users_labels(spec, train, test, notes: list, validation_fraction: float, seed: int):

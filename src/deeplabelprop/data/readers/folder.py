@@ -32,7 +32,7 @@ from ..images.cache import decoded_images
 from ..images.dataset import UNKNOWN, ImageDataset, channel_statistics
 from ..images.files import FileImages
 from ..images.listing import check_unreadable, choose_channels, choose_size, probe, walk_images
-from ..tables import header_index, read_rows
+from ..tables import OUT_OF_SCOPE, header_index, read_rows
 from .options import LoadOptions
 from .registry import register_dataset
 
@@ -113,7 +113,12 @@ def _labeled_unlabeled(root: Path, labels_csv: Path | None) -> _Labeled:
 
 
 def _by_name(files: list[str], names: list, ignored: int) -> _Labeled:
-    """Files with their class names (None: unknown) as labels into the sorted class names."""
+    """Files with their class names (None: unknown) as labels into the sorted class names;
+    files marked out of scope (:data:`OUT_OF_SCOPE`, "none of these") leave the listing."""
+    kept = [k for k, n in enumerate(names) if n != OUT_OF_SCOPE]
+    if len(kept) < len(names):
+        logger.info("%d image(s) marked out of scope (%s) left out", len(names) - len(kept), OUT_OF_SCOPE)
+        files, names = [files[k] for k in kept], [names[k] for k in kept]
     classes = tuple(sorted({n for n in names if n is not None}))
     labels = [classes.index(n) if n is not None else UNKNOWN for n in names]
     return _Labeled(files, labels, classes, ignored)
@@ -177,9 +182,7 @@ def _csv_layout(root: Path, labels_csv: Path) -> _Labeled:
     files, ignored = walk_images(root, root)
     files = [f for f in files if Path(f).parts[0] not in TEST_FOLDERS]
     _refuse_unlisted(named, files, labels_csv, root)
-    classes = tuple(sorted(set(named.values())))
-    labels = [classes.index(named[f]) if f in named else UNKNOWN for f in files]
-    return _Labeled(files, labels, classes, ignored - int(labels_csv.parent == root))
+    return _by_name(files, [named.get(f) for f in files], ignored - int(labels_csv.parent == root))
 
 
 NEW_CLASS = "new:"  # how a to_label.csv row says its label is a class not seen before
@@ -205,7 +208,7 @@ def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> d
             )
         if name.startswith(NEW_CLASS):
             name = name[len(NEW_CLASS) :].strip()
-        elif name not in classes:
+        elif name not in classes and name != OUT_OF_SCOPE:
             raise InputError(
                 f"{path}, row {line}: {name!r} is not a class ({', '.join(classes) or 'none yet'}); "
                 f"write {NEW_CLASS}{name} to add it as a new class"
