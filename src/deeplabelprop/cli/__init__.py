@@ -4,6 +4,8 @@
     deeplabelprop suggest RUN | FEATURES [LABELS] -n N [--audit A] [-o to_label.csv]
     deeplabelprop run CONFIG [--set key=value ...] [--labels-from to_label.csv] -o RUN
     deeplabelprop review RUN [--host HOST] [--port PORT]
+    deeplabelprop export RUN --format label-studio|fiftyone|folders [--min-confidence C] -o OUT
+    deeplabelprop import RUN tasks.json
     deeplabelprop pretrain [CONFIG] [--dataset D] [--set key=value ...] -o RUN
     deeplabelprop predict MODEL IMAGES... -o predictions.csv
     deeplabelprop embed DATASET --model SPEC -o features.npz
@@ -33,6 +35,8 @@ from . import (
     datasets,
     demo,
     embed,
+    export,
+    import_labels,
     methods,
     predict,
     pretrain,
@@ -49,6 +53,8 @@ COMMANDS = [
     suggest,
     run,
     review,
+    export,
+    import_labels,
     pretrain,
     predict,
     embed,
