@@ -12,6 +12,10 @@ OPTIONAL = {
     "transformers": ("deeplabelprop[hub]", "hf: models (Hugging Face transformers)"),
     "starlette": ("deeplabelprop[review]", "the review page (Starlette)"),
     "uvicorn": ("deeplabelprop[review]", "the review page's server (uvicorn)"),
+    "webdataset": ("deeplabelprop[shards]", "webdataset: tar shards"),
+    "braceexpand": ("deeplabelprop[shards]", "shard patterns with {000000..000099}"),
+    "pyarrow.parquet": ("deeplabelprop[shards]", "parquet: shards (pyarrow)"),
+    "datasets": ("deeplabelprop[shards]", "arrow: a Hugging Face datasets folder (datasets)"),
 }
 
 

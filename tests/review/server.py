@@ -33,7 +33,13 @@ def serve(run, timeout=60.0):
     try:
         line = process.stdout.readline()
         match = re.search(r"(http://\S+)/\?token=(\S+)", line)
-        assert match, f"review printed {line!r}"
+        if not match:
+            try:
+                process.wait(timeout=10)
+                rest = process.stdout.read()
+            except subprocess.TimeoutExpired:
+                rest = ""
+            raise AssertionError(f"review printed {line + rest!r}, exit code {process.poll()}")
         base, token = match.groups()
         deadline = time.monotonic() + timeout
         while True:

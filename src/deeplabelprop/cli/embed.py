@@ -45,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--unreadable", choices=["stop", "skip"], default="stop", help="files that cannot be read"
     )
+    p.add_argument("--image-column", default="image", help="parquet: / arrow: image column")
+    p.add_argument("--label-column", default="label", help="parquet: / arrow: label column")
+    p.add_argument("--key-column", help="parquet: / arrow: the column that keys each sample")
 
 
 def use_bfloat16(precision: str, device: str) -> bool:
@@ -78,6 +81,9 @@ def main(args: argparse.Namespace) -> int:
         data_dir=str(args.data_dir) if args.data_dir else None,
         labels=args.labels,
         unreadable=args.unreadable,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        key_column=args.key_column,
         cache="none",  # files are decoded once, at the model's own input size
         num_workers=args.num_workers,
         normalization=(pre.mean, pre.std),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import socket
 from pathlib import Path
 
 from .._optional import require
 from .._runfile import read_run
+from ..errors import InputError
 
 NAME = "review"
 HELP = "a page to review pseudo labels, correct them and propagate again"
@@ -24,11 +26,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port another program listens on, before anything starts."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another with --port"
+        ) from None
+
+
 def main(args: argparse.Namespace) -> int:
     uvicorn = require("uvicorn")
     from ..review.app import create_app
 
     read_run(args.run)  # a clear error before the server starts
+    _check_port(args.host, args.port)
     token = secrets.token_urlsafe(24)
     app = create_app(args.run, token, args.host, args.port)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host

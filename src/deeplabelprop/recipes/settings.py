@@ -29,7 +29,8 @@ class RecipeConfig:
     ``image_size`` (square; default: the images' own size when they share one), ``resize``
     (how images of other shapes are fitted), ``labels`` (a ``path,label`` CSV for a folder),
     ``labels_from`` (a filled ``to_label.csv`` of ``suggest``, on top of the others),
-    ``unreadable`` (stop or skip files that cannot be read), ``validation_fraction`` (labeled
+    ``image_column``, ``label_column`` and ``key_column`` (the columns of ``parquet:`` and
+    ``arrow:`` shards), ``unreadable`` (stop or skip files that cannot be read), ``validation_fraction`` (labeled
     images held out as the test set when the data has no test split), ``subset`` (a seeded
     subset of the images, as in a fast dev run). Training: ``model``, ``width``, ``seed``,
     ``precision`` (bfloat16 autocast: "auto" where native, always, or never);
@@ -43,6 +44,9 @@ class RecipeConfig:
     resize: str = setting("crop", Options(RESIZE_MODES))
     labels: str | None = None
     labels_from: str | None = None
+    image_column: str = "image"
+    label_column: str = "label"
+    key_column: str | None = None
     unreadable: str = setting("stop", Options(UNREADABLE_POLICIES))
     validation_fraction: float = setting(0.0, Interval(0, 1, closed="left"))
     subset: int | None = setting(None, Interval(1, None, integer=True, allow_none=True))
@@ -68,6 +72,9 @@ class RecipeConfig:
             unreadable=self.unreadable,
             labels=self.labels,
             labels_from=self.labels_from,
+            image_column=self.image_column,
+            label_column=self.label_column,
+            key_column=self.key_column,
             cache=self.cache,
             num_workers=self.num_workers,
             progress=progress,

@@ -80,15 +80,18 @@ def rerun(run: str | Path, overrides: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    from ..cli import _setup_logging
-
     argv = sys.argv[1:] if argv is None else argv
-    _setup_logging(False)
-    logging.getLogger("deeplabelprop").info("propagating %s again", argv[0])
+    handler = logging.StreamHandler(sys.stdout)  # the log the page shows the last line of
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("deeplabelprop")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    root.info("propagating %s again", argv[0])
     try:
         rerun(argv[0], argv[1:])
     except InputError as exc:
-        print(f"deeplabelprop: error: {exc}", file=sys.stderr)
+        print(f"deeplabelprop: error: {exc}", flush=True)
         return 2
     print("done", flush=True)
     return 0

@@ -5,8 +5,9 @@
   setting). Its rows win over the class folders, so a correction never moves an image file;
   the data set reads it as it is, on the next round and in every other tool.
 * A benchmark set (arrays such as ``fashion-mnist``, or a fully labeled ``<class>/`` or
-  ImageNet folder): ``labels.csv`` beside the run, keyed by the data set's own key (its
-  example name, ``fashion-mnist#123``, or its path), read on top of the split through the
+  ImageNet folder) or shards (``webdataset:``, ``parquet:``, ``arrow:``): ``labels.csv``
+  beside the run, keyed by the data set's own key (its example name, ``fashion-mnist#123``,
+  its path, or the shard's key), read on top of the data set's labels through the
   ``labels_from`` setting.
 """
 
@@ -82,10 +83,18 @@ def label_target(run: str | Path) -> LabelTarget:
 
 
 def _split_base(run: Path, names: list[str], classes: list[str]) -> dict[str, str]:
-    """A benchmark run's labels from its split (``split.json``: rows and their classes)."""
+    """The labels a data set gives itself: a benchmark run's split (``split.json``: rows and
+    their classes), or, for shards with labels of their own, those of the run's first round
+    (before any correction of the review page, which starts after it)."""
     path = run / "split.json"
     if not path.is_file():
-        return {}
+        first = run / "rounds" / "1" / "labels.npz"
+        if not first.is_file():
+            return {}
+        with np.load(first, allow_pickle=False) as z:
+            given, named = z["given"], [str(c) for c in z["classes"]]
+            keys = [str(n) for n in z["names"]]
+        return {k: named[g] for k, g in zip(keys, given, strict=True) if g >= 0}
     record = json.loads(path.read_text())
     return {
         names[i]: classes[k]

@@ -53,7 +53,7 @@ class Thumbnails:
             with Image.open(self.root / self.keys[row]) as im:
                 im.load()
                 return im
-        pixels = self._pixels()[_array_row(self.keys[row])]
+        pixels = self._pixels()[row]  # the run's rows are the data set's (arrays, shards)
         return Image.fromarray(np.asarray(pixels)[..., 0] if pixels.shape[-1] == 1 else np.asarray(pixels))
 
     def _stamp(self, row: int) -> str:
@@ -69,11 +69,6 @@ class Thumbnails:
 
                 self._arrays = load_dataset(self.dataset, data_dir=self.data_dir).images
         return self._arrays
-
-
-def _array_row(key: str) -> int:
-    """The row of an example named ``name#row`` in its data set."""
-    return int(key.rpartition("#")[2])
 
 
 def _encode(im: Image.Image) -> bytes:

@@ -27,7 +27,10 @@ class ImageDataset:
     classes : tuple of str, the class names
     name : str, the registry name it was loaded as (used to match split files)
     normalization : ((mean per channel), (std per channel)) of the pixels scaled to [0, 1]
-    paths : tuple of str, optional, the file of every example (outputs are keyed by it)
+    paths : tuple of str, optional, the file of every example (outputs are keyed by it), or
+        its key in the shards it comes from
+    source : str, optional, a fingerprint of the files the images come from (shards: their
+        names, sizes and times), read instead of the pixels to tell whether they changed
     """
 
     images: object
@@ -36,6 +39,7 @@ class ImageDataset:
     name: str = ""
     normalization: Normalization | None = None
     paths: tuple[str, ...] | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         shape, dtype = getattr(self.images, "shape", ()), getattr(self.images, "dtype", None)

@@ -74,14 +74,15 @@ def fit_size(
 
 
 def decode_image(
-    path: str | Path,
+    path,
     size: tuple[int, int],
     channels: int,
     resize: str = "crop",
     short_side: int | None = None,
     interpolation: str = "bilinear",
 ):
-    """The image at ``path`` as uint8 (height, width, channels): EXIF orientation applied, 16-bit
+    """The image at ``path`` (or a binary file object: the bytes of a shard's sample) as uint8
+    (height, width, channels): EXIF orientation applied, 16-bit
     scaled to 8, alpha dropped, converted to grey (1 channel) or RGB (3), fitted to ``size`` (see
     :func:`fit_size`)."""
     from PIL import Image, ImageOps

@@ -79,6 +79,8 @@ def images_fingerprint(data: ImageDataset) -> str:
     """The examples of ``data``: names plus each file's size and mtime when they are files
     under the data set's folder, else the decoded pixels."""
     names = data.example_names()
+    if data.source is not None:  # shards: their files, not a listing of millions of samples
+        return fingerprint(names, data.source)
     root = Path(data.name.partition(":")[2]) if ":" in data.name else None
     if data.paths is not None and root is not None and (root / data.paths[0]).is_file():
         h = Fingerprinter().add(names)
@@ -189,11 +191,15 @@ def load_problem(
         else:
             split = make_split(train.labels, n_labeled, seed=seed, dataset=train.name)
         given, truth = split.masked_labels(train.labels), train.labels
-        if options.labels_from and not dataset_entry(spec)[0].files:
+        if options.labels_from and not _reads_labels_from(spec):
             given = _labels_on_top(train, given, Path(options.labels_from).expanduser())
             notes.append(f"labels of {options.labels_from} on top of the split")
     else:
         split, truth = None, None
+        if options.labels_from and not _reads_labels_from(spec):  # shards: corrections by key
+            labels = _labels_on_top(train, train.labels, Path(options.labels_from).expanduser())
+            train = replace(train, labels=labels)
+            notes.append(f"labels of {options.labels_from} on top of the data set's")
         train, test = _users_labels(spec, train, test, notes, validation_fraction, seed)
         given = train.labels
         _check_labels_given(spec, train, labels_required)
@@ -206,10 +212,16 @@ def load_problem(
     return Problem(train, np.asarray(given, dtype=np.int64), truth, test, split, tuple(notes))
 
 
+def _reads_labels_from(spec: str) -> bool:
+    """The reader of ``spec`` puts ``labels_from`` on top itself (image folders, by path)."""
+    return spec.partition(":")[0] in ("folder", "imagenet")
+
+
 def _labels_on_top(train: ImageDataset, given: np.ndarray, path: Path) -> np.ndarray:
     """``given`` with the labels of a ``path,label`` file keyed by example name (``name#i``)
-    on top: how corrections of a benchmark set (the review page's ``labels.csv`` beside the
-    run) reach the next round. Its classes are fixed: a new class or "none of these" is refused."""
+    on top: how corrections of a benchmark set or of shards (the review page's ``labels.csv``
+    beside the run, keyed by the data set's own key) reach the next round. Its classes are
+    fixed: a new class or "none of these" is refused."""
     from ..readers.folder import read_to_label
     from ..tables import OUT_OF_SCOPE
 
@@ -219,8 +231,8 @@ def _labels_on_top(train: ImageDataset, given: np.ndarray, path: Path) -> np.nda
     for name, label in named.items():
         if label not in train.classes or label == OUT_OF_SCOPE:
             raise InputError(
-                f"{path}: {name} is labeled {label!r}, but {train.name} is a benchmark set with "
-                f"fixed classes ({', '.join(train.classes)}); label it with one of them"
+                f"{path}: {name} is labeled {label!r}, but the classes of {train.name} are fixed "
+                f"({', '.join(train.classes)}); label it with one of them"
             )
         given[index[name]] = train.classes.index(label)
     return given

@@ -11,6 +11,10 @@ from ..images.dataset import Normalization
 class LoadOptions:
     """Reader settings.
 
+    Shards (``parquet:``, ``arrow:``): ``image_column`` and ``label_column`` name the columns
+    (a null label or -1 is unlabeled); ``key_column`` the column that keys each sample
+    (default: the file's name and the row).
+
     ``image_size`` (square) or ``size`` (height, width) fit every image to one size (``resize``:
     "crop" the centre after scaling the shorter side, or "squash"); ``channels`` forces grey (1)
     or RGB (3). ``unreadable``: "stop" or "skip" files that cannot be read. ``labels``: a
@@ -32,5 +36,8 @@ class LoadOptions:
     download: bool = False
     progress: bool = False
     layout: str | None = None
+    image_column: str = "image"
+    label_column: str = "label"
+    key_column: str | None = None
     classes: tuple[str, ...] | None = None
     normalization: Normalization | None = None
