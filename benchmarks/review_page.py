@@ -127,15 +127,18 @@ def loop(driver, base: str, token: str, run: Path) -> dict:
     }
     # the five least confident of the class with the most pseudo labels
     big = max(overview["classes"], key=lambda c: c["pseudo"])["name"]
+    driver.get("about:blank")  # a new page each time: no grid of the view before
     driver.get(f"{base}/?token={token}#class={big}")
     driver.execute_async_script(RENDERED, 5)
     cards = driver.find_elements(By.CSS_SELECTOR, ".card")
     for extra in cards[5:]:
         driver.execute_script("arguments[0].remove()", extra)
     fixed = press_labels(driver, truth, classes)
+    driver.get("about:blank")
     driver.get(f"{base}/?token={token}#next")
     driver.execute_async_script(RENDERED, 5)
     confirmed = press_labels(driver, truth, classes)
+    driver.get("about:blank")
     driver.get(f"{base}/?token={token}#overview")
     t0 = time.perf_counter()
     driver.find_element(By.ID, "propagate").click()

@@ -21,7 +21,9 @@ from deeplabelprop.review.store import LabelStore
 from tests.conftest import recipe_config
 from tests.data.test_folder import NAMES, digit_images
 
-wds = pytest.importorskip("webdataset", reason="the shards extra: pip install 'deeplabelprop[shards]'")
+wds = pytest.importorskip(
+    "webdataset", reason="the shards extra: pip install 'deeplabelprop[shards]'"
+)
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 hf = pytest.importorskip("datasets")
@@ -65,7 +67,9 @@ def write_parquet(folder, items, per_file=50):
             {
                 "id": [k for k, *_ in part],
                 "img": [d for _, d, *_ in part],
-                "label": pa.array([None if c is None else NAMES[c] for *_, c, _ in part], pa.string()),
+                "label": pa.array(
+                    [None if c is None else NAMES[c] for *_, c, _ in part], pa.string()
+                ),
             }
         )
         pq.write_table(table, folder / f"part-{start // per_file}.parquet")
@@ -78,8 +82,10 @@ def chosen_rows():
 
 def write_arrow(folder, items):
     features = hf.Features({"image": hf.Image(), "label": hf.ClassLabel(names=NAMES)})
-    rows = {"image": [{"bytes": d, "path": None} for _, d, *_ in items],
-            "label": [-1 if c is None else c for *_, c, _ in items]}
+    rows = {
+        "image": [{"bytes": d, "path": None} for _, d, *_ in items],
+        "label": [-1 if c is None else c for *_, c, _ in items],
+    }
     train = hf.Dataset.from_dict(rows, features=features)
     chosen = chosen_rows()  # digit_images gives 30 per class, in class order
     test = hf.Dataset.from_dict(
@@ -95,8 +101,11 @@ def test_each_format_reads_as_written(tmp_path, kind):
     items = samples()
     where = {"webdataset": write_webdataset, "parquet": write_parquet, "arrow": write_arrow}
     spec = f"{kind}:{where[kind](tmp_path / kind, items)}"
-    opts = LoadOptions(image_size=16, image_column="img" if kind == "parquet" else "image",
-                       key_column="id" if kind == "parquet" else None)
+    opts = LoadOptions(
+        image_size=16,
+        image_column="img" if kind == "parquet" else "image",
+        key_column="id" if kind == "parquet" else None,
+    )
     data = load_dataset(spec, options=opts)
     assert len(data) == 90 and data.shape == (16, 16, 1)
     keys = [k for k, *_ in items] if kind != "arrow" else [f"{kind}-train#{j}" for j in range(90)]
@@ -139,20 +148,27 @@ def test_a_missing_shard_and_a_missing_column_are_named(tmp_path):
 def test_run_embed_suggest_and_corrections_by_key(tmp_path, capsys):
     items = samples()
     spec = "webdataset:" + write_webdataset(tmp_path / "w", items)
-    cfg = recipe_config("dmt", {
-        "dataset": spec, "image_size": 16, "width": 4,
-        "metric": {"epochs": 2, "batch_size": 32},
-        "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
-        "finetune": {"epochs": 1, "batch_size": 16},
-    })
+    cfg = recipe_config(
+        "dmt",
+        {
+            "dataset": spec,
+            "image_size": 16,
+            "width": 4,
+            "metric": {"epochs": 2, "batch_size": 32},
+            "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
+            "finetune": {"epochs": 1, "batch_size": 16},
+        },
+    )
     run = tmp_path / "run"
     run_dmt(cfg, run)
     rows = list(csv.DictReader(open(run / "pseudo_labels.csv")))
     assert [r["path"] for r in rows] == [k for k, *_ in items]  # keyed by the shards' keys
     # embed the shards with the run's encoder, then suggest from embed's output
     out = tmp_path / "features.npz"
-    assert main(["embed", spec, "--model", f"encoder:{run / 'metric' / 'encoder.pt'}",
-                 "-o", str(out)]) == 0
+    assert (
+        main(["embed", spec, "--model", f"encoder:{run / 'metric' / 'encoder.pt'}", "-o", str(out)])
+        == 0
+    )
     with np.load(out) as z:
         assert z["features"].shape[0] == 90 and list(z["paths"]) == [k for k, *_ in items]
     assert main(["suggest", str(out), "-n", "5", "-o", str(tmp_path / "to_label.csv")]) == 0
@@ -171,3 +187,19 @@ def test_run_embed_suggest_and_corrections_by_key(tmp_path, capsys):
     assert int((given >= 0).sum()) == 10
     record = json.loads((run / "run.json").read_text())
     assert record["round"] == 2 and record["stages"]["metric"]["status"] == "done"
+
+
+def test_large_shards_are_decoded_once_to_a_mapped_file_and_reused(tmp_path, monkeypatch):
+    from deeplabelprop.data.readers import shards
+
+    spec = "webdataset:" + write_webdataset(tmp_path / "w", samples())
+    in_memory = load_dataset(spec, options=LoadOptions(image_size=16))
+    monkeypatch.setattr(shards, "MEMORY_LIMIT", 0)  # as if the decoded set were too large
+    mapped = load_dataset(spec, options=LoadOptions(image_size=16))
+    assert isinstance(mapped.images, np.memmap)
+    np.testing.assert_array_equal(np.asarray(mapped.images), in_memory.images)
+    (cached,) = list((tmp_path / "cache" / "shards").glob("*.npy"))
+    stamp = cached.stat().st_mtime_ns
+    again = load_dataset(spec, options=LoadOptions(image_size=16))
+    assert cached.stat().st_mtime_ns == stamp  # read back, not decoded again
+    np.testing.assert_array_equal(np.asarray(again.images), in_memory.images)

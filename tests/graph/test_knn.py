@@ -135,3 +135,40 @@ def test_block_rows_on_the_gpu_fit_its_free_memory():
     free, _ = torch.cuda.mem_get_info()
     rows = block_rows(1_000_000, "cuda", k=51)
     assert rows * 4 * 1_000_000 <= free // 4
+
+
+def hard_points(n=20_000, d=32, seed=0):
+    """Gaussian noise in 32-D, ℓ2-normalised: no clusters for IVF lists to follow."""
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_nprobe_is_raised_until_the_measured_recall_is_reached(caplog):
+    x = hard_points()
+    _, fixed = knn(x, 10, backend="faiss", exact=False, nprobe=8)  # the old default, as given
+    with caplog.at_level("INFO", logger="deeplabelprop"):
+        _, tuned = knn(x, 10, backend="faiss", exact=False)
+    low, high = neighbor_recall(x, fixed, random_state=5), neighbor_recall(x, tuned, random_state=5)
+    assert low < 0.9 and high >= 0.95  # measured on queries the tuning did not see
+    probes = [
+        int(r.message.split()[2].rstrip(":")) for r in caplog.records if "IVF nprobe" in r.message
+    ]
+    assert probes[0] == 8 and probes == sorted(probes) and len(probes) > 1
+
+
+def test_large_sets_use_more_lists_and_an_hnsw_quantizer(monkeypatch, caplog):
+    import importlib
+
+    knn_module = importlib.import_module("deeplabelprop.graph.knn")  # the module, not the function
+
+    assert knn_module.ivf_lists(60_000) == 245  # below LARGE_IVF: as before
+    assert knn_module.ivf_lists(10_000_000) == 16_384 and knn_module.ivf_lists(3_000_000) == 8192
+    monkeypatch.setattr(knn_module, "LARGE_IVF", 10_000)  # the large plan, on a small set
+    monkeypatch.setattr(knn_module, "SEARCH_BLOCK", 4096)  # and its progress lines
+    x = hard_points(20_000, 16)
+    with caplog.at_level("INFO", logger="deeplabelprop"):
+        _, idx = knn(x, 10, backend="faiss", exact=False)
+    assert neighbor_recall(x, idx, random_state=3) >= 0.95
+    said = [r.message for r in caplog.records]
+    assert any("IVF: 512 lists trained" in m for m in said)
+    assert any("kNN search: 20000 of 20000 rows (100 %)" in m for m in said)

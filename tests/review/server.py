@@ -47,7 +47,9 @@ def serve(run, timeout=60.0):
                 get(base, "/api/overview", token)
                 break
             except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline and process.poll() is None, "server did not start"
+                assert time.monotonic() < deadline and process.poll() is None, (
+                    "server did not start"
+                )
                 time.sleep(0.2)
         yield base, token, process
     finally:

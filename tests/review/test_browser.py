@@ -18,7 +18,9 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 
 HAVE_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
 if not HAVE_BROWSER and os.environ.get("DEEPLABELPROP_REQUIRE_BROWSER"):  # CI: never skip
-    raise RuntimeError(f"{CHROMIUM} or {CHROMEDRIVER} is missing; apt-get install chromium chromium-driver")
+    raise RuntimeError(
+        f"{CHROMIUM} or {CHROMEDRIVER} is missing; apt-get install chromium chromium-driver"
+    )
 pytestmark = pytest.mark.skipif(
     not HAVE_BROWSER,
     reason="no browser: install Debian's chromium and chromium-driver (.ci/run does)",
@@ -33,9 +35,15 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1280,900",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
     ):
         options.add_argument(flag)
     # the system chromedriver by path: Selenium Manager never runs (it would download)
@@ -65,9 +73,12 @@ def test_label_with_the_keyboard_reload_propagate_again(fresh_run, browser, tmp_
         url = f"{base}/?token={token}"
         browser.get(url + "#class=zero")
         cards = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".card"), what="cards")
-        wait_for(lambda: browser.execute_script(
-            "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"),
-            what="thumbnails")
+        wait_for(
+            lambda: browser.execute_script(
+                "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+            ),
+            what="thumbnails",
+        )
         keys = [c.get_attribute("title") for c in cards]
         unlabeled = [k for k in keys if k.startswith("unlabeled/")]
         first = keys.index(unlabeled[0])
@@ -81,7 +92,9 @@ def test_label_with_the_keyboard_reload_propagate_again(fresh_run, browser, tmp_
             body.send_keys(key)
             wait_for(lambda: "(" in browser.find_element(By.ID, "status").text, what="a save")
             browser.execute_script("document.getElementById('status').textContent = ''")
-        expected = dict(zip(keys[first:first + 5], ["two", "zero", "zero", "one", "zero"], strict=True))
+        expected = dict(
+            zip(keys[first : first + 5], ["two", "zero", "zero", "one", "zero"], strict=True)
+        )
         named = {r["path"]: r["label"] for r in csv.DictReader(open(root / "labels.csv"))}
         assert named == expected
         browser.refresh()  # kept after a reload
@@ -99,8 +112,9 @@ def test_label_with_the_keyboard_reload_propagate_again(fresh_run, browser, tmp_
         browser.get(url + "#overview")
         wait_for(lambda: browser.find_element(By.ID, "round").text == "1", what="round 1")
         browser.find_element(By.ID, "propagate").click()
-        wait_for(lambda: browser.find_element(By.ID, "round").text == "2", timeout=120,
-                 what="round 2")
+        wait_for(
+            lambda: browser.find_element(By.ID, "round").text == "2", timeout=120, what="round 2"
+        )
         assert "labels: 5 added" in browser.find_element(By.ID, "since").text
         assert (run / "pseudo_labels.csv").read_text() != before
         # a traversal URL in the browser: 404

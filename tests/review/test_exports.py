@@ -45,8 +45,21 @@ def check_label_studio_task(task, classes):
 def test_label_studio_tasks(shared_run, tmp_path, capsys):
     root, run = shared_run
     out = tmp_path / "tasks.json"
-    assert main(["export", str(run), "--format", "label-studio", "--min-confidence", "0.9",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(run),
+                "--format",
+                "label-studio",
+                "--min-confidence",
+                "0.9",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     document_root = Path(said.split("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=")[1].split(",")[0])
     assert '<Choices name="label" toName="image"' in said
@@ -79,19 +92,52 @@ def label_studio_export(tasks, choose):
         label = choose(task)
         if label is not None:
             exported["annotations"] = [
-                {"id": 2 * number, "was_cancelled": False, "created_at": "2026-12-07T10:00:00Z",
-                 "updated_at": "2026-12-07T10:00:00Z", "lead_time": 3.2,
-                 "result": [{"id": "a1", "from_name": "label", "to_name": "image",
-                             "type": "choices", "origin": "manual",
-                             "value": {"choices": ["zero"]}}]},
-                {"id": 2 * number + 1, "was_cancelled": False,
-                 "created_at": "2026-12-07T11:00:00Z", "updated_at": "2026-12-07T11:00:00Z",
-                 "result": [{"id": "a2", "from_name": "label", "to_name": "image",
-                             "type": "choices", "origin": "manual",
-                             "value": {"choices": [label]}}]},
-                {"id": 9999 + number, "was_cancelled": True, "updated_at": "2026-12-07T12:00:00Z",
-                 "result": [{"from_name": "label", "to_name": "image", "type": "choices",
-                             "value": {"choices": ["one"]}}]},
+                {
+                    "id": 2 * number,
+                    "was_cancelled": False,
+                    "created_at": "2026-12-07T10:00:00Z",
+                    "updated_at": "2026-12-07T10:00:00Z",
+                    "lead_time": 3.2,
+                    "result": [
+                        {
+                            "id": "a1",
+                            "from_name": "label",
+                            "to_name": "image",
+                            "type": "choices",
+                            "origin": "manual",
+                            "value": {"choices": ["zero"]},
+                        }
+                    ],
+                },
+                {
+                    "id": 2 * number + 1,
+                    "was_cancelled": False,
+                    "created_at": "2026-12-07T11:00:00Z",
+                    "updated_at": "2026-12-07T11:00:00Z",
+                    "result": [
+                        {
+                            "id": "a2",
+                            "from_name": "label",
+                            "to_name": "image",
+                            "type": "choices",
+                            "origin": "manual",
+                            "value": {"choices": [label]},
+                        }
+                    ],
+                },
+                {
+                    "id": 9999 + number,
+                    "was_cancelled": True,
+                    "updated_at": "2026-12-07T12:00:00Z",
+                    "result": [
+                        {
+                            "from_name": "label",
+                            "to_name": "image",
+                            "type": "choices",
+                            "value": {"choices": ["one"]},
+                        }
+                    ],
+                },
             ]
         exported["data"] = dict(task["data"])
         exported["data"].pop("key")  # matched by the local-file path alone
@@ -104,10 +150,14 @@ def test_label_studio_annotations_come_back_with_provenance(fresh_run, tmp_path,
     tasks_file = tmp_path / "tasks.json"
     main(["export", str(run), "--format", "label-studio", "-o", str(tasks_file)])
     tasks = json.loads(tasks_file.read_text())
-    chosen = {t["data"]["key"]: "two" for t in tasks if t["data"]["key"].startswith("unlabeled/batch1")}
+    chosen = {
+        t["data"]["key"]: "two" for t in tasks if t["data"]["key"].startswith("unlabeled/batch1")
+    }
     chosen = dict(list(chosen.items())[:5])
     exported = tmp_path / "project-1-at-2026-12-07.json"
-    exported.write_text(json.dumps(label_studio_export(tasks, lambda t: chosen.get(t["data"]["key"]))))
+    exported.write_text(
+        json.dumps(label_studio_export(tasks, lambda t: chosen.get(t["data"]["key"])))
+    )
     assert main(["import", str(run), str(exported)]) == 0
     assert "imported 5 annotation(s)" in capsys.readouterr().out
     named = {r["path"]: r["label"] for r in csv.DictReader(open(root / "labels.csv"))}
@@ -115,7 +165,9 @@ def test_label_studio_annotations_come_back_with_provenance(fresh_run, tmp_path,
     log = read_log(root / "labels.log.jsonl")
     assert [e["provenance"] for e in log] == ["imported"] and len(log[0]["changes"]) == 5
     # a class the run does not have: refused with the task named, nothing written
-    bad = label_studio_export(tasks[:12], lambda t: "seven" if t["data"]["key"].startswith("unl") else None)
+    bad = label_studio_export(
+        tasks[:12], lambda t: "seven" if t["data"]["key"].startswith("unl") else None
+    )
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     assert main(["import", str(run), str(tmp_path / "bad.json")]) == 2
     assert "'seven' is not a class" in capsys.readouterr().err
@@ -125,8 +177,12 @@ def test_label_studio_annotations_come_back_with_provenance(fresh_run, tmp_path,
 def test_fiftyone_image_classification_dataset(shared_run, tmp_path):
     root, run = shared_run
     out = tmp_path / "fo"
-    assert main(["export", str(run), "--format", "fiftyone", "--min-confidence", "0.9",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            ["export", str(run), "--format", "fiftyone", "--min-confidence", "0.9", "-o", str(out)]
+        )
+        == 0
+    )
     labels = json.loads((out / "labels.json").read_text())
     assert set(labels) == {"classes", "labels"} and labels["classes"] == ["one", "two", "zero"]
     rows = list(csv.DictReader(open(run / "pseudo_labels.csv")))
@@ -157,7 +213,16 @@ def test_folders_of_links_or_copies(shared_run, tmp_path):
     rows = list(csv.DictReader(open(run / "pseudo_labels.csv")))
     for copy in (False, True):
         out = tmp_path / f"folders-{copy}"
-        args = ["export", str(run), "--format", "folders", "--min-confidence", "0.9", "-o", str(out)]
+        args = [
+            "export",
+            str(run),
+            "--format",
+            "folders",
+            "--min-confidence",
+            "0.9",
+            "-o",
+            str(out),
+        ]
         assert main(args + (["--copy"] if copy else [])) == 0
         placed = {p.relative_to(out).parts[0]: [] for p in out.glob("*/*")}
         for p in out.glob("*/*"):
@@ -170,7 +235,9 @@ def test_folders_of_links_or_copies(shared_run, tmp_path):
             assert target.read_bytes() == (root / r["path"]).read_bytes()
         listed = (out / "unlabeled.txt").read_text().split()
         assert sorted(listed) == sorted(r["path"] for r in rows if r not in expected)
-    assert main(["export", str(run), "--format", "folders", "-o", str(tmp_path / "folders-True")]) == 2
+    assert (
+        main(["export", str(run), "--format", "folders", "-o", str(tmp_path / "folders-True")]) == 2
+    )
 
 
 def test_a_data_set_of_arrays_is_exported_as_images(tmp_path):
@@ -180,7 +247,9 @@ def test_a_data_set_of_arrays_is_exported_as_images(tmp_path):
     thumbs = Thumbnails(run, LabelStore(run).target.keys, None, "digits")
     first = np.asarray(Image.open(out / "data" / "0.png"))
     assert np.array_equal(first, np.asarray(thumbs.image(0)))
-    assert main(["export", str(run), "--format", "label-studio", "-o", str(tmp_path / "t.json")]) == 0
+    assert (
+        main(["export", str(run), "--format", "label-studio", "-o", str(tmp_path / "t.json")]) == 0
+    )
     tasks = json.loads((tmp_path / "t.json").read_text())
     path = unquote(parse_qs(urlparse(tasks[5]["data"]["image"]).query)["d"][0])
     assert np.array_equal(np.asarray(Image.open(tmp_path / path)), np.asarray(thumbs.image(5)))

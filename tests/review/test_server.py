@@ -37,16 +37,25 @@ def test_safe_by_default(shared_run):
         # changes: the token in the header, JSON, and no foreign origin
         assert post(base, "/api/label", None, {"index": 20, "label": "one"})[0] == 403
         status, _ = request(
-            base, "/api/label", token, body={"index": 20, "label": "one"},
+            base,
+            "/api/label",
+            token,
+            body={"index": 20, "label": "one"},
             headers={"Origin": "http://attacker.example"},
         )
         assert status == 403
         status, _ = request(
-            base, f"/api/label?token={token}", None, body={"index": 20, "label": "one"},
+            base,
+            f"/api/label?token={token}",
+            None,
+            body={"index": 20, "label": "one"},
         )
         assert status == 403  # the query token is not enough to change anything
         status, _ = request(
-            base, "/api/label", token, body={"index": 20, "label": "one"},
+            base,
+            "/api/label",
+            token,
+            body={"index": 20, "label": "one"},
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert status == 403

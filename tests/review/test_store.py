@@ -104,7 +104,9 @@ def test_classes_added_renamed_and_merged_are_recorded_and_undone(fresh_run):
     store.rename_class("one", "uno")  # every image of labeled/one/ is now "uno"
     seen = reader_labels(root)
     assert sorted(set(seen.values())) == ["eight", "two", "uno", "zero"]
-    assert [p for p, c in seen.items() if c == "uno"] == [f"labeled/one/img{j}.png" for j in range(3)]
+    assert [p for p, c in seen.items() if c == "uno"] == [
+        f"labeled/one/img{j}.png" for j in range(3)
+    ]
     store.merge_classes("eight", "zero")
     assert "eight" not in store.classes() and "eight" not in reader_labels(root).values()
     with pytest.raises(InputError, match="exists already"):
@@ -150,7 +152,10 @@ def test_one_writer_at_a_time(fresh_run):
     with pytest.raises(InputError, match="locked by another writer"):
         with labels_lock(root / "labels.csv", wait=0.3):
             pass
-    with pytest.raises(InputError, match="locked"), labels_lock(root / "labels.csv", shared=True, wait=0.3):
+    with (
+        pytest.raises(InputError, match="locked"),
+        labels_lock(root / "labels.csv", shared=True, wait=0.3),
+    ):
         pass  # a reader waits for the writer too
     t0 = time.monotonic()
     store.set_label(unlabeled_rows(store, 2)[1], "one")  # waits for the other writer, then writes

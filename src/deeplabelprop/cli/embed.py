@@ -70,7 +70,9 @@ def main(args: argparse.Namespace) -> int:
 
     if args.output.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"-o {args.output}: write .npz (features with labels and paths) or .npy")
-    device = args.device or default_device()
+    from .. import distributed
+
+    device = distributed.device_for_rank(args.device or default_device())
     bfloat16 = use_bfloat16(args.precision, device)
     model = load_pretrained(args.model, args.pooling)
     pre = model.preprocessing

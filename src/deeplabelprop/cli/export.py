@@ -19,7 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path, help="a run folder")
     p.add_argument("--format", required=True, choices=sorted(FORMATS))
     p.add_argument(
-        "--min-confidence", type=float, default=0.0,
+        "--min-confidence",
+        type=float,
+        default=0.0,
         help="leave out pseudo labels whose calibrated confidence is below this (default 0)",
     )
     p.add_argument("--copy", action="store_true", help="copy the images (default: symbolic links)")

@@ -45,7 +45,7 @@ def load_features(path: str | Path) -> np.ndarray:
                     )
                 x = z[key]
         elif path.suffix == ".npy":
-            x = np.load(path, allow_pickle=False)
+            x = np.load(path, allow_pickle=False, mmap_mode="r")  # read, not loaded twice
         else:
             raise InputError(
                 f"features file {path} must be .npy or .npz, not {path.suffix or 'no extension'}"

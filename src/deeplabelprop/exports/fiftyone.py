@@ -19,8 +19,9 @@ from .folders import fresh_folder
 from .rows import export_rows
 
 
-def export_fiftyone(run: str | Path, output: str | Path, *, min_confidence: float = 0.0,
-                    copy: bool = False) -> dict:
+def export_fiftyone(
+    run: str | Path, output: str | Path, *, min_confidence: float = 0.0, copy: bool = False
+) -> dict:
     """Write run ``run`` as a FiftyOne image classification dataset in folder ``output``."""
     output = fresh_folder(output)
     export = export_rows(run, min_confidence)
@@ -36,5 +37,7 @@ def export_fiftyone(run: str | Path, output: str | Path, *, min_confidence: floa
         else:
             labels[name] = None
     with atomic_path(output / "labels.json") as tmp:
-        tmp.write_text(json.dumps({"classes": classes, "labels": labels}, indent=1), encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"classes": classes, "labels": labels}, indent=1), encoding="utf-8"
+        )
     return {"images": len(labels), "labeled": sum(v is not None for v in labels.values())}

@@ -28,8 +28,9 @@ def folder_name(label: str) -> str:
     return label
 
 
-def export_folders(run: str | Path, output: str | Path, *, min_confidence: float = 0.0,
-                   copy: bool = False) -> dict:
+def export_folders(
+    run: str | Path, output: str | Path, *, min_confidence: float = 0.0, copy: bool = False
+) -> dict:
     """Write run ``run`` as ``<class>/`` folders under ``output``."""
     output = fresh_folder(output)
     export = export_rows(run, min_confidence)

@@ -47,8 +47,9 @@ def _choice(label: str) -> dict:
     }
 
 
-def export_label_studio(run: str | Path, output: str | Path, *, min_confidence: float = 0.0,
-                        copy: bool = False) -> dict:
+def export_label_studio(
+    run: str | Path, output: str | Path, *, min_confidence: float = 0.0, copy: bool = False
+) -> dict:
     """Write run ``run``'s tasks to JSON file ``output``; returns what to tell the person
     (document root, labeling config, counts)."""
     output = Path(output)
@@ -110,7 +111,9 @@ def _task_key(task: dict, known: set[str]) -> str | None:
 def _annotated_label(task: dict) -> str | None:
     """The choice of a task's latest annotation that was not cancelled (None: none)."""
     done = [a for a in task.get("annotations", []) if not a.get("was_cancelled")]
-    done.sort(key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), a.get("id") or 0))
+    done.sort(
+        key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), a.get("id") or 0)
+    )
     for annotation in reversed(done):
         for result in annotation.get("result", []):
             choices = result.get("value", {}).get("choices") if isinstance(result, dict) else None
@@ -126,7 +129,9 @@ def import_label_studio(run: str | Path, tasks_file: str | Path) -> dict:
     try:
         tasks = json.loads(tasks_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{tasks_file} cannot be read as Label Studio's JSON export ({exc})") from exc
+        raise InputError(
+            f"{tasks_file} cannot be read as Label Studio's JSON export ({exc})"
+        ) from exc
     if not isinstance(tasks, list):
         raise InputError(f"{tasks_file} is not Label Studio's JSON export (a list of tasks)")
     store = LabelStore(run)

@@ -78,6 +78,11 @@ def export_rows(run: str | Path, min_confidence: float = 0.0) -> Export:
         rows.append(ExportRow(i, key, label, pseudo, round(confidence, 6) if keep else None))
     classes = list(dict.fromkeys([*state.classes, *store.classes()]))
     data = state.record["data"]
-    thumbs = Thumbnails(state.run, state.names, store.target.root, data["dataset"],
-                        data.get("options", {}).get("data_dir"))
+    thumbs = Thumbnails(
+        state.run,
+        state.names,
+        store.target.root,
+        data["dataset"],
+        data.get("options", {}).get("data_dir"),
+    )
     return Export(rows, classes, state.round, store.target.root, thumbs)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,7 +152,8 @@ def knn(
     backend, exact, index, device
         See the module docstring and :func:`plan_search`.
     nprobe : int, optional
-        IVF lists visited per query (default: 8, or more for small lists).
+        IVF lists visited per query (default: 8, or more for small lists, then doubled until
+        a sample of 1,000 queries finds 95 % of its true neighbours: :func:`tune_nprobe`).
     chunk_size : int, optional
         Query rows per block for the torch backend (default: sized to the memory,
         :func:`block_rows`).
@@ -244,6 +246,98 @@ def _search_faiss_flat(
     return sims, idx.astype(np.int64)
 
 
+RECALL_TARGET = 0.95  # nprobe is raised until a sample of queries finds this share
+RECALL_SAMPLE = 1000
+LARGE_IVF = 2_000_000  # from here: ~4√n lists and an HNSW quantizer (faiss's guidance)
+SEARCH_BLOCK = 262_144  # queries per block of the full search (progress and time left)
+
+
+def ivf_lists(n: int) -> int:
+    """IVF lists for ``n`` points: √n (at most n/39, so that k-means has 39 points per list)
+    below ``LARGE_IVF``; above, 4√n rounded to a power of two (10 M: 16,384), where the
+    quantizer is an HNSW graph so that assigning a point does not scan every list."""
+    if n < LARGE_IVF:
+        return max(1, min(int(round(math.sqrt(n))), n // 39))
+    return 2 ** int(round(math.log2(4 * math.sqrt(n))))
+
+
+def _ivf_index(x: np.ndarray, nlist: int, random_state: int):
+    """An IVF-Flat index by inner product over ``nlist`` lists, trained on a sample of ``x``."""
+    faiss = _faiss()
+    n, d = x.shape
+    large = n >= LARGE_IVF
+    if large:
+        ix = faiss.index_factory(d, f"IVF{nlist}_HNSW32,Flat", faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.extract_index_ivf(ix)
+        ivf.cp.niter = 10
+    else:
+        ix = ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.seed = int(random_state)
+    rng = np.random.default_rng(random_state)
+    n_train = min(n, (32 if large else 64) * nlist)
+    t0 = time.perf_counter()
+    ix.train(x[np.sort(rng.choice(n, n_train, replace=False))])
+    if large:
+        logger.info(
+            "IVF: %d lists trained on %d points in %.1f s", nlist, n_train, time.perf_counter() - t0
+        )
+    return ix, ivf
+
+
+def _set_nprobe(ivf, nprobe: int) -> None:
+    ivf.nprobe = nprobe
+    quantizer = _faiss().downcast_index(ivf.quantizer)
+    if hasattr(quantizer, "hnsw"):
+        quantizer.hnsw.efSearch = max(64, 2 * nprobe)
+
+
+def tune_nprobe(x: np.ndarray, ix, ivf, k: int, start: int, random_state: int) -> int:
+    """The smallest nprobe from ``start`` (doubling) at which a sample of queries finds
+    ``RECALL_TARGET`` of its true k nearest neighbours (exact search of the sample)."""
+    n = x.shape[0]
+    rows = np.sort(
+        np.random.default_rng([random_state, 7]).choice(n, min(n, RECALL_SAMPLE), replace=False)
+    )
+    _, truth = _search_faiss_flat(x, x[rows], k)
+    nprobe = start
+    while True:
+        _set_nprobe(ivf, nprobe)
+        _, idx = ix.search(x[rows], k)
+        # each query's own match is left out of what it must find
+        found = [
+            np.isin(t[t != r][: k - 1], i).mean() for t, r, i in zip(truth, rows, idx, strict=True)
+        ]
+        recall = float(np.mean(found))
+        logger.info(
+            "IVF nprobe %d: recall@%d %.4f on %d sampled queries", nprobe, k - 1, recall, rows.size
+        )
+        if recall >= RECALL_TARGET or nprobe >= ivf.nlist:
+            return nprobe
+        nprobe = min(ivf.nlist, 2 * nprobe)
+
+
+def _search_blocks(ix, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``ix.search`` of every row, in blocks, saying how far it is and the time left."""
+    n = x.shape[0]
+    if n <= SEARCH_BLOCK:
+        return ix.search(x, k)
+    sims, idx = np.empty((n, k), dtype=np.float32), np.empty((n, k), dtype=np.int64)
+    t0 = time.perf_counter()
+    for start in range(0, n, SEARCH_BLOCK):
+        stop = min(n, start + SEARCH_BLOCK)
+        sims[start:stop], idx[start:stop] = ix.search(x[start:stop], k)
+        spent = time.perf_counter() - t0
+        logger.info(
+            "kNN search: %d of %d rows (%.0f %%), %.0f s, about %.0f s left",
+            stop,
+            n,
+            100 * stop / n,
+            spent,
+            spent * (n - stop) / stop,
+        )
+    return sims, idx
+
+
 def _search_faiss_approximate(
     x: np.ndarray, k: int, index: str, nprobe: int | None, random_state: int, device: str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -256,19 +350,19 @@ def _search_faiss_approximate(
         ix.add(x)
         ix.hnsw.efSearch = max(64, 2 * k)
     else:
-        nlist = max(1, min(int(round(math.sqrt(n))), n // 39))
-        quantizer = faiss.IndexFlatIP(d)
-        ix = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(random_state)
-        n_train = min(n, 64 * nlist)
-        ix.cp.seed = int(random_state)
-        ix.train(x[np.sort(rng.choice(n, n_train, replace=False))])
-        # visit enough lists that on average they hold several times k points (the GPU copy
-        # keeps nprobe)
-        ix.nprobe = nprobe or min(nlist, max(8, math.ceil(4 * k * nlist / n)))
-        ix, resources = _on_device(ix, device)
+        nlist = ivf_lists(n)
+        ix, ivf = _ivf_index(x, nlist, random_state)
+        t0 = time.perf_counter()
         ix.add(x)
-    sims, idx = ix.search(x, k)
+        logger.info("IVF: %d points added in %.1f s", n, time.perf_counter() - t0)
+        # visit enough lists that on average they hold several times k points, then more
+        # until a sample of queries finds RECALL_TARGET of its neighbours (an explicit
+        # nprobe is used as given)
+        default = min(nlist, max(8, math.ceil(4 * k * nlist / n)))
+        chosen = nprobe or tune_nprobe(x, ix, ivf, k, default, random_state)
+        _set_nprobe(ivf, chosen)
+        ix, resources = _on_device(ix, device)
+    sims, idx = _search_blocks(ix, x, k)
     idx = idx.astype(np.int64)
     missing = (idx < 0).any(axis=1)
     if missing.any():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import distributed
 from ..atomic import atomic_path, save_npy, save_npz
 from ..data.images.augment import normalize, to_tensor
 from ..data.images.dataset import ImageDataset, RowView
@@ -104,6 +106,17 @@ def _parts_folder(out: Path, manifest: dict) -> Path:
     return parts
 
 
+def _save_chunk(path: Path, array: np.ndarray) -> None:
+    """One rank's chunk, written whole or not at all (each rank writes its own chunks, so the
+    rank-0-only :func:`~deeplabelprop.atomic.atomic_path` does not apply)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def _checked_output(out: Path, batch_size: int, chunk_rows: int) -> Path:
     if out.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"-o {out}: write .npz (features with labels and paths) or .npy")
@@ -138,6 +151,30 @@ def write_embedding(out: Path, features: np.ndarray, data: ImageDataset, spec: s
     save_npz(out, **arrays)
 
 
+def _embed_own_chunks(model, images, chunks, parts: Path, *, device, progress, spec, kw):
+    """Embed this rank's chunks (chunk i belongs to rank i mod world size) that are not on
+    disk yet; returns (its chunk numbers, rows read back from an earlier run)."""
+    w, r = distributed.world_size(), distributed.rank()
+    n = sum(rows.size for rows in chunks)
+    mine = [i for i in range(len(chunks)) if i % w == r]
+    bar = _progress(progress and distributed.is_main(), sum(chunks[i].size for i in mine), spec)
+    earlier = sum(chunks[i].size for i in mine if (parts / f"chunk-{i:06d}.npy").is_file())
+    if earlier:
+        logger.info("continuing an earlier embedding: %d of %d images were done", earlier, n)
+    for i in mine:
+        rows, part = chunks[i], parts / f"chunk-{i:06d}.npy"
+        if part.is_file():
+            if bar is not None:
+                bar.update(rows.size)
+            continue
+        on_batch = None if bar is None else bar.update
+        _save_chunk(part, embed_rows(model, images, rows, device=device, on_batch=on_batch, **kw))
+        logger.info("embedded %d / %d images", int(rows[-1]) + 1, n)
+    if bar is not None:
+        bar.close()
+    return mine, earlier
+
+
 def embed_dataset(
     model: Pretrained,
     data: ImageDataset,
@@ -169,29 +206,27 @@ def embed_dataset(
         "chunk_rows": chunk_rows,
         "bfloat16": bfloat16,
     }
-    parts = _parts_folder(out, manifest)
+    # rank 0 makes (or checks) the chunk folder; under torchrun rank r embeds chunks r, r + w,
+    # ...: a chunk belongs to one rank whatever happens, so a killed rank resumes its own
+    parts = distributed.from_main(lambda: _parts_folder(out, manifest))
     chunks = [np.arange(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
-    bar = _progress(progress, n, model.spec)
-    earlier = sum(
-        rows.size for i, rows in enumerate(chunks) if (parts / f"chunk-{i:06d}.npy").is_file()
+    mine, earlier = _embed_own_chunks(
+        model,
+        images,
+        chunks,
+        parts,
+        device=device,
+        progress=progress,
+        spec=model.spec,
+        kw={"batch_size": batch_size, "num_workers": num_workers, "bfloat16": bfloat16},
     )
-    if earlier:
-        logger.info("continuing an earlier embedding: %d of %d images were done", earlier, n)
-    for i, rows in enumerate(chunks):
-        part = parts / f"chunk-{i:06d}.npy"
-        if part.is_file():
-            if bar is not None:
-                bar.update(rows.size)
-            continue
-        on_batch = None if bar is None else bar.update
-        kw = {"batch_size": batch_size, "num_workers": num_workers, "bfloat16": bfloat16}
-        save_npy(part, embed_rows(model, images, rows, device=device, on_batch=on_batch, **kw))
-        logger.info("embedded %d / %d images", int(rows[-1]) + 1, n)
-    if bar is not None:
-        bar.close()
+    distributed.barrier()  # every chunk is on disk
     features = np.concatenate([np.load(parts / f"chunk-{i:06d}.npy") for i in range(len(chunks))])
-    write_embedding(out, features, data, model.spec)
-    shutil.rmtree(parts)
+    distributed.barrier()  # every rank has read them
+    if distributed.is_main():
+        write_embedding(out, features, data, model.spec)
+        shutil.rmtree(parts)
+    distributed.barrier()
     if stats is not None:
-        stats.update(embedded=n - earlier, earlier=earlier)
+        stats.update(embedded=sum(chunks[i].size for i in mine) - earlier, earlier=earlier)
     return features

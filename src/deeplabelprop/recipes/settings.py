@@ -21,6 +21,9 @@ RUNTIME_SETTINGS = ("device", "num_workers", "cache")
 # where the labels come from: a rerun may change them, and the labels they give are compared
 # as the stages' inputs (run_dir: a stage reruns when what it reads changed)
 LABEL_SOURCES = ("labels", "labels_from")
+# how shard columns are read: what they give is fingerprinted as the stages' inputs (the images'
+# fingerprint names the image and key columns, the labels are compared themselves)
+READ_SETTINGS = ("image_column", "label_column", "key_column")
 
 
 @dataclass
@@ -83,6 +86,6 @@ class RecipeConfig:
     def stage_settings(self, *sections: str) -> dict:
         """What shapes a stage: the common settings (runtime ones excepted) and its sections."""
         flat = to_dict(self)
-        skip = {*RUNTIME_SETTINGS, *LABEL_SOURCES}
+        skip = {*RUNTIME_SETTINGS, *LABEL_SOURCES, *READ_SETTINGS}
         common = {k: v for k, v in flat.items() if k not in skip and not isinstance(v, dict)}
         return {**common, **{s: flat[s] for s in sections}}

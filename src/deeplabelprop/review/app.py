@@ -16,6 +16,7 @@ Anything else is 404: images are addressed by their row in the run, never by a p
 from __future__ import annotations
 
 import threading
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -47,7 +48,11 @@ class Review:
         data = self.state.record["data"]
         root = self.store.target.root
         self.thumbs = Thumbnails(
-            self.run, self.state.names, root, data["dataset"], data.get("options", {}).get("data_dir")
+            self.run,
+            self.state.names,
+            root,
+            data["dataset"],
+            data.get("options", {}).get("data_dir"),
         )
         self._stamp = (self.run / RUN_FILE).stat().st_mtime_ns
 
@@ -65,77 +70,94 @@ class Review:
         self.rerun.start(overrides)
 
 
-def create_app(run: str | Path, token: str, host: str, port: int):
-    """The ASGI app for run folder ``run``, guarded by ``token`` for ``host:port``."""
-    starlette = require("starlette")  # noqa: F841 (the optional extra, with its message)
-    from starlette.applications import Starlette
-    from starlette.responses import HTMLResponse, JSONResponse, Response
-    from starlette.routing import Route
+def _json_view(review: Review, compute):
+    """A GET endpoint: ``compute(review, request)`` as JSON; a refusal is 400 with its reason."""
+    from starlette.responses import JSONResponse
 
-    review = Review(run)
-    page = resources.files(__package__).joinpath("page")
+    def endpoint(request):
+        r = review.current()
+        try:
+            return JSONResponse(compute(r, request))
+        except InputError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
 
-    def asset(name: str, media: str):
-        text = page.joinpath(name).read_text(encoding="utf-8")
-        return lambda request: Response(text, media_type=media)
+    return endpoint
 
-    def json_view(compute):
-        def endpoint(request):
-            r = review.current()
-            try:
-                return JSONResponse(compute(r, request))
-            except InputError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
 
-        return endpoint
+def _action(review: Review, do):
+    """A POST endpoint: ``do(review, body)`` on a JSON body; refused (409) while a rerun runs,
+    except the rerun itself (which says it runs already)."""
+    from starlette.responses import JSONResponse
 
-    def action(do):
-        async def endpoint(request):
-            try:
-                body = await request.json()
-            except ValueError:
-                return JSONResponse({"error": "expected a JSON body"}, status_code=400)
-            r = review.current()
-            if r.rerun.running() and do is not _propagate:
-                return JSONResponse(
-                    {"error": "propagating: labels can change again when it is done"}, status_code=409
-                )
-            try:
-                outcome = do(r, body if isinstance(body, dict) else {})
-            except InputError as exc:
-                status = 409 if "running already" in str(exc) else 400
-                return JSONResponse({"error": str(exc)}, status_code=status)
-            return JSONResponse(outcome)
+    async def endpoint(request):
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "expected a JSON body"}, status_code=400)
+        r = review.current()
+        if r.rerun.running() and do is not _propagate:
+            return JSONResponse(
+                {"error": "propagating: labels can change again when it is done"}, status_code=409
+            )
+        try:
+            outcome = do(r, body if isinstance(body, dict) else {})
+        except InputError as exc:
+            status = 409 if "running already" in str(exc) else 400
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        return JSONResponse(outcome)
 
-        return endpoint
+    return endpoint
 
-    def thumb(request):
+
+def _thumb(review: Review):
+    from starlette.responses import Response
+
+    def endpoint(request):
         try:
             data = review.current().thumbs.png(int(request.path_params["row"]))
         except (IndexError, FileNotFoundError):
             return Response("not found\n", status_code=404, media_type="text/plain")
-        return Response(data, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
+        headers = {"cache-control": "private, max-age=3600"}
+        return Response(data, media_type="image/png", headers=headers)
 
+    return endpoint
+
+
+def _asset(name: str, media: str):
+    """A fixed file of the page (no path from the request reaches the disk)."""
+    from starlette.responses import Response
+
+    text = resources.files(__package__).joinpath("page").joinpath(name).read_text(encoding="utf-8")
+    return lambda request: Response(text, media_type=media)
+
+
+def create_app(run: str | Path, token: str, host: str, port: int):
+    """The ASGI app for run folder ``run``, guarded by ``token`` for ``host:port``."""
+    require("starlette")  # the optional extra, with its message when missing
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    review = Review(run)
+    view, act = partial(_json_view, review), partial(_action, review)
     routes = [
-        Route("/", lambda request: HTMLResponse(page.joinpath("index.html").read_text(encoding="utf-8"))),
-        Route("/page.js", asset("page.js", "text/javascript")),
-        Route("/page.css", asset("page.css", "text/css")),
-        Route("/api/overview", json_view(lambda r, q: views.overview(r.state, r.store))),
-        Route("/api/class", json_view(_class_view)),
-        Route("/api/next", json_view(lambda r, q: views.label_next(r.state, r.store))),
-        Route("/api/check", json_view(lambda r, q: views.check(r.state, r.store))),
-        Route("/api/progress", json_view(lambda r, q: r.rerun.progress())),
-        Route("/thumb/{row:int}", thumb),
-        Route("/api/label", action(_label), methods=["POST"]),
-        Route("/api/none", action(_none), methods=["POST"]),
-        Route("/api/undo", action(_undo), methods=["POST"]),
-        Route("/api/classes", action(_classes), methods=["POST"]),
-        Route("/api/propagate", action(_propagate), methods=["POST"]),
+        Route("/", _asset("index.html", "text/html")),
+        Route("/page.js", _asset("page.js", "text/javascript")),
+        Route("/page.css", _asset("page.css", "text/css")),
+        Route("/api/overview", view(lambda r, q: views.overview(r.state, r.store))),
+        Route("/api/class", view(_class_view)),
+        Route("/api/next", view(lambda r, q: views.label_next(r.state, r.store))),
+        Route("/api/check", view(lambda r, q: views.check(r.state, r.store))),
+        Route("/api/progress", view(lambda r, q: r.rerun.progress())),
+        Route("/thumb/{row:int}", _thumb(review)),
+        Route("/api/label", act(_label), methods=["POST"]),
+        Route("/api/none", act(_none), methods=["POST"]),
+        Route("/api/undo", act(_undo), methods=["POST"]),
+        Route("/api/classes", act(_classes), methods=["POST"]),
+        Route("/api/propagate", act(_propagate), methods=["POST"]),
     ]
     hosts = {f"{host}:{port}", f"127.0.0.1:{port}", f"localhost:{port}"}
     origins = {f"http://{h}" for h in hosts}
     app = Starlette(routes=routes)
-    app.state.review = review
     return Guard(app, token, hosts, origins, public=("/page.js", "/page.css"))
 
 

@@ -64,7 +64,10 @@ async def _refuse(send, why: str) -> None:
         {
             "type": "http.response.start",
             "status": 403,
-            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"text/plain"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

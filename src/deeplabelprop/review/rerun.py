@@ -53,7 +53,9 @@ class Rerun:
         round, and the last line it logged."""
         record = read_run(self.run)
         log = self.run / LOG
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+        lines = (
+            log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+        )
         code = None if self.process is None else self.process.poll()
         return {
             "running": self.running(),

@@ -108,9 +108,7 @@ class LabelStore:
                 self._check_label(label, known)
                 if key not in self.target.keys:
                     raise InputError(f"{key} is not an image of this run")
-            changes = [
-                [k, self.rows.get(k), v] for k, v in labels.items() if self.label(k) != v
-            ]
+            changes = [[k, self.rows.get(k), v] for k, v in labels.items() if self.label(k) != v]
             provenance = how
             if how == "typed" and any(
                 self.label(k) not in (None, OUT_OF_SCOPE) for k, _, _ in changes
@@ -120,7 +118,7 @@ class LabelStore:
         return Outcome(entry, outside)
 
     def mark_out_of_scope(self, index: int) -> Outcome:
-        """"None of these": row ``index`` leaves propagation and the exports."""
+        """ "None of these": row ``index`` leaves propagation and the exports."""
         if self.target.fixed_classes is not None:
             raise InputError(
                 "a benchmark set has fixed classes: every image is one of them, none is out of scope"
@@ -128,7 +126,9 @@ class LabelStore:
         key = self._key(index)
         with self._mutex, labels_lock(self.target.csv):
             outside = self._catch_up()
-            changes = [[key, self.rows.get(key), OUT_OF_SCOPE]] if self.label(key) != OUT_OF_SCOPE else []
+            changes = (
+                [[key, self.rows.get(key), OUT_OF_SCOPE]] if self.label(key) != OUT_OF_SCOPE else []
+            )
             entry = self._apply("label", "typed", changes, self.extra_classes())
         return Outcome(entry, outside)
 
@@ -191,14 +191,18 @@ class LabelStore:
             raise InputError("a benchmark set has fixed classes; they cannot be added or renamed")
         name = str(name).strip()
         if not name or name.startswith("!") or name.startswith("new:") or "/" in name:
-            raise InputError(f"{name!r} cannot be a class name (empty, or starts with ! or new:, or has /)")
+            raise InputError(
+                f"{name!r} cannot be a class name (empty, or starts with ! or new:, or has /)"
+            )
         return name
 
     def _move_class(self, old: str, new: str, action: str) -> dict:
         if old not in self.classes():
             raise InputError(f"class {old!r} does not exist")
         changes = [[k, self.rows.get(k), new] for k in self.target.keys if self.label(k) == old]
-        changes += [[k, v, new] for k, v in self.rows.items() if v == old and k not in self.target.keys]
+        changes += [
+            [k, v, new] for k, v in self.rows.items() if v == old and k not in self.target.keys
+        ]
         # an image-less class keeps its place under its new name; merged, it is gone
         extra = [new if c == old else c for c in self.extra_classes()]
         extra = list(dict.fromkeys(c for c in extra if c != old))
@@ -215,7 +219,9 @@ class LabelStore:
         self._read()
         self._seen = now
         keys = sorted(set(before) | set(self.rows))
-        changes = [[k, before.get(k), self.rows.get(k)] for k in keys if before.get(k) != self.rows.get(k)]
+        changes = [
+            [k, before.get(k), self.rows.get(k)] for k in keys if before.get(k) != self.rows.get(k)
+        ]
         label_log.append(
             self.log_path,
             {

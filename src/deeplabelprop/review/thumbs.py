@@ -54,7 +54,9 @@ class Thumbnails:
                 im.load()
                 return im
         pixels = self._pixels()[row]  # the run's rows are the data set's (arrays, shards)
-        return Image.fromarray(np.asarray(pixels)[..., 0] if pixels.shape[-1] == 1 else np.asarray(pixels))
+        return Image.fromarray(
+            np.asarray(pixels)[..., 0] if pixels.shape[-1] == 1 else np.asarray(pixels)
+        )
 
     def _stamp(self, row: int) -> str:
         if self.root is None:
@@ -73,7 +75,11 @@ class Thumbnails:
 
 def _encode(im: Image.Image) -> bytes:
     if im.mode not in ("L", "RGB"):
-        im = im.convert("RGBA").convert("RGB") if "A" in im.mode or im.mode == "P" else im.convert("RGB")
+        im = (
+            im.convert("RGBA").convert("RGB")
+            if "A" in im.mode or im.mode == "P"
+            else im.convert("RGB")
+        )
     im = im.copy()
     im.thumbnail((SIDE, SIDE), Image.BILINEAR)
     out = io.BytesIO()

@@ -64,13 +64,17 @@ def parquet_shards(pattern: str, opts: LoadOptions) -> Shards:
 
     def rows(with_images: bool):
         for f in files:
-            wanted = [opts.image_column] if with_images else [
-                c for c in (opts.label_column,) if c in pq.read_schema(f).names
-            ]
+            wanted = (
+                [opts.image_column]
+                if with_images
+                else [c for c in (opts.label_column,) if c in pq.read_schema(f).names]
+            )
             if opts.key_column:
                 wanted.append(opts.key_column)
             reader = pq.ParquetFile(f)
-            yield from _tables(reader.iter_batches(BATCH, columns=wanted), opts, f.stem, with_images)
+            yield from _tables(
+                reader.iter_batches(BATCH, columns=wanted), opts, f.stem, with_images
+            )
 
     return Shards(f"parquet:{pattern}", files, lambda: rows(False), lambda: rows(True))
 

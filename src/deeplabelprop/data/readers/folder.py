@@ -117,7 +117,9 @@ def _by_name(files: list[str], names: list, ignored: int) -> _Labeled:
     files marked out of scope (:data:`OUT_OF_SCOPE`, "none of these") leave the listing."""
     kept = [k for k, n in enumerate(names) if n != OUT_OF_SCOPE]
     if len(kept) < len(names):
-        logger.info("%d image(s) marked out of scope (%s) left out", len(names) - len(kept), OUT_OF_SCOPE)
+        logger.info(
+            "%d image(s) marked out of scope (%s) left out", len(names) - len(kept), OUT_OF_SCOPE
+        )
         files, names = [files[k] for k in kept], [names[k] for k in kept]
     classes = tuple(sorted({n for n in names if n is not None}))
     labels = [classes.index(n) if n is not None else UNKNOWN for n in names]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import distributed
 from ..._optional import require
 from ...atomic import atomic_path
 from ...errors import InputError
@@ -103,11 +104,15 @@ def _decode_into(shards: Shards, keys: list[str], out: np.ndarray, opts: LoadOpt
     n = 0
     for key, data in shards.samples():
         if n >= len(keys) or key != keys[n]:
-            raise InputError(f"{shards.name} changed while it was read (sample {key}); read it again")
+            raise InputError(
+                f"{shards.name} changed while it was read (sample {key}); read it again"
+            )
         try:
             out[n] = decode_image(io.BytesIO(data), size, channels, opts.resize)
         except DECODE_ERRORS as exc:
-            raise InputError(f"{shards.name}: the image of sample {key} cannot be decoded ({exc})") from exc
+            raise InputError(
+                f"{shards.name}: the image of sample {key} cannot be decoded ({exc})"
+            ) from exc
         n += 1
         if bar is not None:
             bar.update()
@@ -115,6 +120,34 @@ def _decode_into(shards: Shards, keys: list[str], out: np.ndarray, opts: LoadOpt
         bar.close()
     if n != len(keys):
         raise InputError(f"{shards.name} changed while it was read ({n} of {len(keys)} samples)")
+
+
+def _decoded(shards: Shards, keys: list[str], shape: tuple, stamp: str, opts: LoadOptions):
+    """The images of ``shards`` decoded into an array of ``shape``: in memory, or once into a
+    memory-mapped file of the cache keyed by ``stamp`` and the decoding settings."""
+    if int(np.prod(shape)) <= MEMORY_LIMIT:
+        images = np.empty(shape, dtype=np.uint8)
+        _decode_into(shards, keys, images, opts)
+        return images
+    else:
+        path = (
+            cache_dir()
+            / "shards"
+            / (Fingerprinter().add(stamp, list(shape), opts.resize).hexdigest() + ".npy")
+        )
+
+        def decode_once() -> None:
+            if path.is_file():
+                return
+            logger.info("decoding %d samples once into %s", len(keys), path)
+            with atomic_path(path) as tmp:
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+                _decode_into(shards, keys, out, opts)
+                out.flush()
+                del out
+
+        distributed.from_main(decode_once)  # under torchrun rank 0 decodes, the others wait
+        return np.load(path, mmap_mode="r")
 
 
 def load_shards(shards: Shards, opts: LoadOptions) -> ImageDataset:
@@ -130,33 +163,32 @@ def load_shards(shards: Shards, opts: LoadOptions) -> ImageDataset:
     labels, classes = _labels(raw, shards.class_names)
     if opts.classes is not None:  # the test split, read to match the training classes
         labels = np.array(
-            [opts.classes.index(classes[k]) if k >= 0 and classes[k] in opts.classes else UNKNOWN
-             for k in labels], dtype=np.int64)
+            [
+                opts.classes.index(classes[k]) if k >= 0 and classes[k] in opts.classes else UNKNOWN
+                for k in labels
+            ],
+            dtype=np.int64,
+        )
         classes = tuple(opts.classes)
     needed = not ((opts.size or opts.image_size) and opts.channels)
     probed = _probe(shards, opts.image_size) if needed else None
     size = opts.size or ((opts.image_size,) * 2 if opts.image_size else probed[0])
     channels = opts.channels or probed[1]
     shape = (len(keys), *size, channels)
-    stamp = files_stamp(shards.files)
-    if int(np.prod(shape)) <= MEMORY_LIMIT:
-        images = np.empty(shape, dtype=np.uint8)
-        _decode_into(shards, keys, images, opts)
-    else:
-        path = cache_dir() / "shards" / (
-            Fingerprinter().add(stamp, list(shape), opts.resize).hexdigest() + ".npy"
-        )
-        if not path.is_file():
-            logger.info("decoding %d samples once into %s", len(keys), path)
-            with atomic_path(path) as tmp:
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-                _decode_into(shards, keys, out, opts)
-                out.flush()
-                del out
-        images = np.load(path, mmap_mode="r")
+    stamp = (
+        Fingerprinter()
+        .add(files_stamp(shards.files), [opts.image_column, opts.key_column])
+        .hexdigest()
+    )
+    images = _decoded(shards, keys, shape, stamp, opts)
     logger.info(
         "%s: %d samples in %d shard(s) at %d × %d × %d, %d labeled",
-        shards.name, len(keys), len(shards.files), *size, channels, int((labels >= 0).sum()),
+        shards.name,
+        len(keys),
+        len(shards.files),
+        *size,
+        channels,
+        int((labels >= 0).sum()),
     )
     normalization = opts.normalization or channel_statistics(images)
     return ImageDataset(images, labels, classes, shards.name, normalization, tuple(keys), stamp)
