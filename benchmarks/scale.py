@@ -87,7 +87,7 @@ def try_sklearn(n: int, kernel: str, timeout: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--k", type=int, default=50, help="0: the method's default")
     parser.add_argument("--sklearn-timeout", type=int, default=300)
     parser.add_argument("--skip-sklearn", action="store_true")
     parser.add_argument("--d", type=int, default=128)
@@ -96,6 +96,12 @@ def main() -> None:
     parser.add_argument("--labeled", type=float, help="labeled fraction (default 100 per million)")
     parser.add_argument(
         "--graph", help="keep the graph in this file, then time a second round of new labels"
+    )
+    parser.add_argument(
+        "--recall-target",
+        type=float,
+        help="a benchmark knob: the recall the IVF search tunes nprobe to (default 0.95), lower "
+        "to time the stages after the graph at 10 M without the full search",
     )
     args = parser.parse_args()
     t = time.perf_counter()
@@ -106,10 +112,15 @@ def main() -> None:
     )
     from deeplabelprop import propagate
 
+    size = {"n_neighbors": args.k} if args.k else {}
+    if args.recall_target is not None:
+        import importlib
+
+        importlib.import_module("deeplabelprop.graph.knn").RECALL_TARGET = args.recall_target
     t = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = propagate(x, y, "diffusion", n_neighbors=args.k, exact=False, graph=args.graph)
+        result = propagate(x, y, "diffusion", exact=False, graph=args.graph, **size)
     total = time.perf_counter() - t
     unl = y < 0
     print(
@@ -127,7 +138,7 @@ def main() -> None:
         y2 = y.copy()
         y2[more] = truth[more]
         t = time.perf_counter()
-        second = propagate(x, y2, "diffusion", n_neighbors=args.k, exact=False, graph=args.graph)
+        second = propagate(x, y2, "diffusion", exact=False, graph=args.graph, **size)
         unl2 = y2 < 0
         print(
             f"round 2 ({int((y2 >= 0).sum())} labels, kept graph): {time.perf_counter() - t:.1f} s; "

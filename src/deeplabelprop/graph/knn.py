@@ -250,6 +250,7 @@ RECALL_TARGET = 0.95  # nprobe is raised until a sample of queries finds this sh
 RECALL_SAMPLE = 1000
 LARGE_IVF = 2_000_000  # from here: ~4√n lists and an HNSW quantizer (faiss's guidance)
 SEARCH_BLOCK = 262_144  # queries per block of the full search (progress and time left)
+TUNE_FROM_ONE = 500_000  # from here the tuning starts at one list: the search is most of the time
 
 
 def ivf_lists(n: int) -> int:
@@ -355,10 +356,10 @@ def _search_faiss_approximate(
         t0 = time.perf_counter()
         ix.add(x)
         logger.info("IVF: %d points added in %.1f s", n, time.perf_counter() - t0)
-        # visit enough lists that on average they hold several times k points, then more
-        # until a sample of queries finds RECALL_TARGET of its neighbours (an explicit
-        # nprobe is used as given)
-        default = min(nlist, max(8, math.ceil(4 * k * nlist / n)))
+        # visit enough lists that on average they hold several times k points (from
+        # TUNE_FROM_ONE points: one list), then more until a sample of queries finds
+        # RECALL_TARGET of its neighbours (an explicit nprobe is used as given)
+        default = 1 if n >= TUNE_FROM_ONE else min(nlist, max(8, math.ceil(4 * k * nlist / n)))
         chosen = nprobe or tune_nprobe(x, ix, ivf, k, default, random_state)
         _set_nprobe(ivf, chosen)
         ix, resources = _on_device(ix, device)
