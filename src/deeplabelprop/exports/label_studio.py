@@ -51,7 +51,8 @@ def export_label_studio(
     run: str | Path, output: str | Path, *, min_confidence: float = 0.0, copy: bool = False
 ) -> dict:
     """Write run ``run``'s tasks to JSON file ``output``; returns what to tell the person
-    (document root, labeling config, counts)."""
+    (document root, labeling config, counts). ``copy`` does not apply: Label Studio serves the
+    image files where they are (arrays are written as PNGs beside ``output``)."""
     output = Path(output)
     export = export_rows(run, min_confidence)
     if export.root is not None:

@@ -1,9 +1,8 @@
 """WebDataset tar shards, ``webdataset:PATH/{000000..000099}.tar``: each sample an image
 (``.jpg``, ``.png``, ... : the first image member) and an optional ``.cls`` (a class number or
 name); a sample without ``.cls`` is unlabeled. Read with the ``webdataset`` package (the
-``shards`` extra), in the shards' order, keyed by each sample's ``__key__``. A
-``test/{...}.tar`` pattern beside... is not guessed: the test split is ``webdataset-test:``'s
-business, so ``webdataset:`` has a training split only."""
+``shards`` extra), in the shards' order, keyed by each sample's ``__key__``. It is one split
+(training): hold labeled samples out as the test set with ``validation_fraction``."""
 
 from __future__ import annotations
 
