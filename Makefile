@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch is pinned and installed FIRST: a CPU build; an unpinned torch pulls GBs of CUDA packages.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,review]'
+	$(BIN)/pip install --quiet -e '.[dev,review,shards]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,11 +27,11 @@ lint: $(STAMP)
 
 # Peers for the side-by-side benchmarks (scikit-learn is already a dependency).
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,review,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,review,shards,bench]'
 
 # Hugging Face transformers, for hf: models (`embed`, metric.source = "pretrained") and their tests.
 hub: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,review,hub]'
+	$(BIN)/pip install --quiet -e '.[dev,review,shards,hub]'
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
