@@ -133,6 +133,12 @@ def test_none_of_these_leaves_the_data_set_and_the_next_round(fresh_run):
     assert json.loads((run / "run.json").read_text())["round"] == 2
 
 
+def take_lock(path, **kw) -> bool:
+    """True once the lock of ``path`` was held (it raises when it cannot be)."""
+    with labels_lock(path, **kw):
+        return True
+
+
 def test_one_writer_at_a_time(fresh_run):
     root, run = fresh_run
     store = LabelStore(run)

@@ -29,8 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _check_port(host: str, port: int) -> None:
     """Refuse a port another program listens on, before anything starts."""
     try:
-        with socket.create_server((host, port)):
-            pass
+        socket.create_server((host, port)).close()  # bound and released at once: it is free
     except OSError as exc:
         raise InputError(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another with --port"

@@ -77,7 +77,7 @@ class RunState:
         }
 
 
-def _rounds(run: Path, record: dict) -> list[dict]:
+def _rounds(run: Path) -> list[dict]:
     """Each kept round: its number, labels given and estimated accuracy."""
     out = []
     folders = sorted(
@@ -118,7 +118,7 @@ def overview(state: RunState, store: LabelStore) -> dict:
     return {
         "round": state.round,
         "status": state.record.get("status"),
-        "rounds": _rounds(state.run, state.record),
+        "rounds": _rounds(state.run),
         "classes": classes,
         "store_classes": store.classes(),
         "out_of_scope": counts.get("!none", 0),

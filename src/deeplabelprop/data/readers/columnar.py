@@ -14,7 +14,7 @@ from ..._optional import require
 from ...errors import InputError, MissingSplit
 from .options import LoadOptions
 from .registry import register_dataset
-from .shards import Shards, expand, load_shards
+from .shards import Shards, expand, load_shards, one_split
 
 BATCH = 1024
 
@@ -117,9 +117,8 @@ def arrow_shards(path: str, split: str, opts: LoadOptions) -> Shards:
     files=True,
 )
 def _parquet(argument: str | None, split: str, options: LoadOptions):
-    if split != "train":
-        raise MissingSplit(f"parquet:{argument} is one split; it has no {split} split")
-    return load_shards(parquet_shards(argument, options), options)
+    spec = f"parquet:{argument}"
+    return one_split(lambda: parquet_shards(argument, options), spec, split, options)
 
 
 @register_dataset(

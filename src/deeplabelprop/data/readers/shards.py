@@ -23,7 +23,7 @@ import numpy as np
 from ... import distributed
 from ..._optional import require
 from ...atomic import atomic_path
-from ...errors import InputError
+from ...errors import InputError, MissingSplit
 from ...fingerprint import Fingerprinter
 from ..images.cache import MEMORY_LIMIT, cache_dir
 from ..images.dataset import UNKNOWN, ImageDataset, channel_statistics
@@ -129,25 +129,24 @@ def _decoded(shards: Shards, keys: list[str], shape: tuple, stamp: str, opts: Lo
         images = np.empty(shape, dtype=np.uint8)
         _decode_into(shards, keys, images, opts)
         return images
-    else:
-        path = (
-            cache_dir()
-            / "shards"
-            / (Fingerprinter().add(stamp, list(shape), opts.resize).hexdigest() + ".npy")
-        )
+    path = (
+        cache_dir()
+        / "shards"
+        / (Fingerprinter().add(stamp, list(shape), opts.resize).hexdigest() + ".npy")
+    )
 
-        def decode_once() -> None:
-            if path.is_file():
-                return
-            logger.info("decoding %d samples once into %s", len(keys), path)
-            with atomic_path(path) as tmp:
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-                _decode_into(shards, keys, out, opts)
-                out.flush()
-                del out
+    def decode_once() -> None:
+        if path.is_file():
+            return
+        logger.info("decoding %d samples once into %s", len(keys), path)
+        with atomic_path(path) as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            _decode_into(shards, keys, out, opts)
+            out.flush()
+            del out
 
-        distributed.from_main(decode_once)  # under torchrun rank 0 decodes, the others wait
-        return np.load(path, mmap_mode="r")
+    distributed.from_main(decode_once)  # under torchrun rank 0 decodes, the others wait
+    return np.load(path, mmap_mode="r")
 
 
 def load_shards(shards: Shards, opts: LoadOptions) -> ImageDataset:
@@ -192,6 +191,13 @@ def load_shards(shards: Shards, opts: LoadOptions) -> ImageDataset:
     )
     normalization = opts.normalization or channel_statistics(images)
     return ImageDataset(images, labels, classes, shards.name, normalization, tuple(keys), stamp)
+
+
+def one_split(shards: Callable[[], Shards], spec: str, split: str, opts: LoadOptions):
+    """The training split of a one-split shard set (``spec``); any other split is missing."""
+    if split != "train":
+        raise MissingSplit(f"{spec} is one split; it has no {split} split")
+    return load_shards(shards(), opts)
 
 
 def expand(pattern: str, what: str) -> tuple[Path, ...]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..._optional import require
-from ...errors import MissingSplit
 from ..images.files import IMAGE_EXTENSIONS
 from .options import LoadOptions
 from .registry import register_dataset
-from .shards import Shards, expand, load_shards
+from .shards import Shards, expand, one_split
 
 IMAGE_KEYS = tuple(e.lstrip(".") for e in sorted(IMAGE_EXTENSIONS))
 
@@ -64,6 +63,4 @@ def webdataset_shards(pattern: str) -> Shards:
     files=True,
 )
 def _webdataset(argument: str | None, split: str, options: LoadOptions):
-    if split != "train":
-        raise MissingSplit(f"webdataset:{argument} is one split; it has no {split} split")
-    return load_shards(webdataset_shards(argument), options)
+    return one_split(lambda: webdataset_shards(argument), f"webdataset:{argument}", split, options)
