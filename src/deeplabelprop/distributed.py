@@ -15,6 +15,7 @@ import logging
 import os
 from datetime import timedelta
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -99,6 +100,49 @@ def shard(n: int, batch: int | None = None) -> slice:
     return slice(start, start + base + (r < extra))
 
 
+def shard_starts(n: int) -> np.ndarray:
+    """The first row of every rank's :func:`shard` of ``n`` rows, and ``n`` last (W + 1,)."""
+    base, extra = divmod(n, world_size())
+    sizes = [base + (r < extra) for r in range(world_size())]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+SENT = {"bytes": 0}  # bytes this process has sent to others (all_to_all, sum_of, gathers)
+
+
+def all_to_all(send: torch.Tensor, send_counts: list[int], recv_counts: list[int]) -> torch.Tensor:
+    """Rows ``send`` split by ``send_counts`` go to ranks 0..W-1 in order; returns the rows every
+    rank sent here (``recv_counts`` of them from each, in rank order). The rows kept for this rank
+    do not travel. Counted in ``SENT``."""
+    if not active():
+        return send
+    send = send.contiguous()
+    out = torch.empty((sum(recv_counts), *send.shape[1:]), dtype=send.dtype, device=send.device)
+    dist.all_to_all_single(out, send, list(recv_counts), list(send_counts))
+    row_bytes = send.element_size() * (int(np.prod(send.shape[1:])) if send.ndim > 1 else 1)
+    SENT["bytes"] += row_bytes * (sum(send_counts) - send_counts[rank()])
+    return out
+
+
+def exchange_counts(send_counts: list[int]) -> list[int]:
+    """How many rows each rank will send here, given how many this rank sends to each."""
+    if not active():
+        return list(send_counts)
+    out = torch.empty(world_size(), dtype=torch.int64)
+    dist.all_to_all_single(out, torch.tensor(send_counts, dtype=torch.int64))
+    return out.tolist()
+
+
+def sum_of(local: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of ``local`` over the ranks (every rank gets the same values)."""
+    if not active():
+        return local
+    total = local.clone()
+    dist.all_reduce(total)
+    SENT["bytes"] += total.element_size() * total.numel()
+    return total
+
+
 def _all_gather(local: torch.Tensor) -> list[torch.Tensor]:
     """Every rank's ``local`` (same shape), on ``local``'s device. gloo gathers CPU tensors
     only, so with gloo a GPU tensor goes through the CPU."""
@@ -106,6 +150,7 @@ def _all_gather(local: torch.Tensor) -> list[torch.Tensor]:
     sent = (local.cpu() if through_cpu else local).contiguous()
     parts = [torch.empty_like(sent) for _ in range(world_size())]
     dist.all_gather(parts, sent)
+    SENT["bytes"] += sent.element_size() * sent.numel() * (world_size() - 1)
     return [p.to(local.device) for p in parts] if through_cpu else parts
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import distributed
 from .._labels import encode_labels
 from ..data.arrays import load_feature_paths, load_features, load_labels
 from ..errors import InputError
@@ -107,6 +108,11 @@ def summary(result: PropagationResult, classes: np.ndarray, elapsed: dict) -> st
     ]
     if result.info.get("knn_recall") is not None:
         lines.append(f"approximate kNN recall: {result.info['knn_recall']:.4f}")
+    if result.info.get("processes", 1) > 1:
+        lines.append(
+            f"{result.info['processes']} processes, rows sharded; process 0 sent "
+            f"{distributed.SENT['bytes'] / 2**20:.1f} MiB to the others"
+        )
     unl = ~result.labeled
     mean = f"{result.confidence[unl].mean():.3f}" if unl.any() else "-"
     lines.append(
@@ -152,7 +158,16 @@ def main(args: argparse.Namespace) -> int:
     elapsed["read"] = time.perf_counter() - t0
     pipeline = Pipeline(args.method, args.weight, method_params(args), args.calibration)
     pipeline.validate(prefix="")
-    result = pipeline.run(features, y, len(classes), seed=args.seed, graph=args.graph)
+    result = pipeline.run(
+        features,
+        y,
+        len(classes),
+        seed=args.seed,
+        graph=args.graph,
+        across_processes=distributed.active(),  # under torchrun: rows sharded by process
+    )
+    if not distributed.is_main():  # process 0 writes and reports
+        return 0
     t1 = time.perf_counter()
     try:
         result.save(args.output, classes, result.info["params"])

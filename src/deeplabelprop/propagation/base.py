@@ -30,11 +30,13 @@ import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from .. import distributed
 from .._validation import check_n_neighbors
 from ..atomic import save_npz
 from ..errors import DataWarning, InputError
 from ..graph import Graph, knn_graph
 from ..graph.affinity import normalize_symmetric
+from ..graph.sharded import sharded_knn_graph
 
 logger = logging.getLogger("deeplabelprop.progress")
 
@@ -62,17 +64,22 @@ def warn_degenerate(unit: np.ndarray, y: np.ndarray, n_classes: int) -> None:
         )
 
 
-def label_matrix(labels: np.ndarray, n_classes: int, *, normalize: bool = True) -> np.ndarray:
-    """Iscen eq. (5): Y (n × c) one-hot on labeled rows, zero elsewhere.
+def label_matrix(
+    labels: np.ndarray, n_classes: int, *, normalize: bool = True, rows: slice | None = None
+) -> np.ndarray:
+    """Iscen eq. (5): Y (n × c) one-hot on labeled rows, zero elsewhere (only ``rows`` of it
+    when given: one process's share).
 
     With ``normalize`` each column is divided by its class's labeled count (Iscen's code), so
     classes with more labels do not dominate the diffusion.
     """
-    y = np.zeros((labels.shape[0], n_classes))
-    labeled = np.flatnonzero(labels >= 0)
-    y[labeled, labels[labeled]] = 1.0
+    part = labels[rows] if rows is not None else labels
+    y = np.zeros((part.shape[0], n_classes))
+    labeled = np.flatnonzero(part >= 0)
+    y[labeled, part[labeled]] = 1.0
     if normalize:
-        y /= np.maximum(y.sum(axis=0, keepdims=True), 1.0)
+        counts = np.bincount(labels[labels >= 0], minlength=n_classes)
+        y /= np.maximum(counts, 1.0)[None, :]
     return y
 
 
@@ -213,6 +220,8 @@ class Propagator(ABC):
     constraints: ClassVar[dict]
     # parameters only ``solve`` reads: a kept graph serves every value of them
     solve_only: ClassVar[tuple] = ()
+    # runs with its rows sharded over processes (prepare_shard, and solve on a ShardedGraph)
+    shards: ClassVar[bool] = False
 
     @abstractmethod
     def prepare(self, x: np.ndarray) -> Prepared:
@@ -267,3 +276,23 @@ class GraphPropagator(Propagator):
                 unit=True,
             )
         return Prepared(x.shape[0], {"graph": graph}, timings, {"knn_recall": graph.knn_recall})
+
+    def prepare_shard(self, x: np.ndarray, n_samples: int) -> Prepared:
+        """The kNN graph of ``n_samples`` points of which this process holds the unit rows
+        ``x`` (its :func:`~deeplabelprop.distributed.shard`), built with every other process."""
+        check_n_neighbors(self.n_neighbors, n_samples)
+        timings: dict = {}
+        with stage(timings, "graph"):
+            graph = sharded_knn_graph(
+                x,
+                n_samples,
+                self.n_neighbors,
+                kernel=self.kernel,
+                gamma=self.gamma,
+                tau=getattr(self, "tau", 0.1),
+                sigma=getattr(self, "sigma", 0.1),
+                exact=self.exact,
+                random_state=self.random_state,
+            )
+        info = {"knn_recall": graph.knn_recall, "processes": distributed.world_size()}
+        return Prepared(n_samples, {"graph": graph}, timings, info)

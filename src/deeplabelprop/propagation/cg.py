@@ -39,6 +39,7 @@ def conjugate_gradient(
     max_iter: int = 20,
     tol: float = 1e-6,
     dtype: torch.dtype = torch.float64,
+    reduce: Callable | None = None,
 ):
     """Solve A X = B for symmetric positive-definite A, column by column, in lock step.
 
@@ -48,7 +49,10 @@ def conjugate_gradient(
     array (``matvec`` then takes and returns NumPy arrays) or a torch tensor on any device
     (``matvec`` on tensors there); the iteration runs in torch, in ``dtype`` (float64; float32
     for held-out solves, which need the main solve's precision, not more), where ``b`` is.
-    ``tol=0`` runs exactly ``max_iter`` iterations.
+    ``tol=0`` runs exactly ``max_iter`` iterations. ``reduce``: when the rows of ``b`` are one
+    process's share of the system (``matvec`` exchanging what it needs), the sum over processes
+    of each column sum (:func:`~deeplabelprop.distributed.sum_of`), so that every process takes
+    the same steps.
 
     Returns
     -------
@@ -58,26 +62,30 @@ def conjugate_gradient(
     relative_residual : ndarray of shape (c,)
     """
     if isinstance(b, torch.Tensor):
-        return _cg(matvec, b.to(dtype), max_iter, tol)
+        return _cg(matvec, b.to(dtype), max_iter, tol, reduce or _local)
 
     def on_tensors(v: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(np.asarray(matvec(v.numpy())), dtype=dtype)
 
     x, n_iter, converged, rel = _cg(
-        on_tensors, torch.from_numpy(np.asarray(b)).to(dtype), max_iter, tol
+        on_tensors, torch.from_numpy(np.asarray(b)).to(dtype), max_iter, tol, reduce or _local
     )
     return x.numpy(), n_iter, converged, rel
 
 
-def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float):
+def _local(sums: torch.Tensor) -> torch.Tensor:
+    return sums
+
+
+def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float, reduce: Callable):
     squeeze = b.ndim == 1
     if squeeze:
         b = b[:, None]
     x = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()
-    b_norm = torch.linalg.vector_norm(b, dim=0)
-    rs = (r * r).sum(dim=0)
+    b_norm = reduce((b * b).sum(dim=0)).sqrt()
+    rs = reduce((r * r).sum(dim=0))
     target = (tol * b_norm) ** 2
     active = rs > target
     n_iter = 0
@@ -87,12 +95,12 @@ def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float):
     while n_iter < max_iter and bool(active.any()):
         ap = matvec(p)
         n_iter += 1
-        pap = (p * ap).sum(dim=0)
+        pap = reduce((p * ap).sum(dim=0))
         ok = active & (pap > 0)
         step = torch.where(ok, rs / torch.where(ok, pap, 1.0), zero)
         x.addcmul_(p, step)
         r.addcmul_(ap, step, value=-1.0)
-        rs_new = (r * r).sum(dim=0)
+        rs_new = reduce((r * r).sum(dim=0))
         ok = active & (rs > 0)
         beta = torch.where(ok, rs_new / torch.where(ok, rs, 1.0), zero)
         p.mul_(beta).add_(r)

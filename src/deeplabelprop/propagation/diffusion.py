@@ -10,9 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .. import distributed
 from .._params import Interval, Options
 from ..graph import BACKENDS
 from ..graph.knn import default_device
+from ..graph.sharded import ShardedGraph, tensor_device
 from .base import GraphPropagator, Prepared, label_matrix, stage
 from .cg import conjugate_gradient, shifted_operator, sparse_operator
 from .registry import register_propagator
@@ -26,7 +28,7 @@ FOLD_BLOCK_BYTES = 256 * 2**20
 
 
 def diffuse(
-    normalized: sp.spmatrix,
+    normalized: sp.spmatrix | ShardedGraph,
     y: np.ndarray,
     *,
     alpha: float = 0.99,
@@ -39,15 +41,33 @@ def diffuse(
     GPU when there is one), in ``dtype``.
 
     I - α𝒲 is symmetric positive definite for α in [0, 1) because 𝒲's spectrum lies in [-1, 1].
+    On a :class:`~deeplabelprop.graph.sharded.ShardedGraph`, ``y`` and Z are this process's
+    rows and every process runs the same iterations (halo exchanges, summed column sums).
     Returns (Z, n_iter, converged, relative residual per class).
     """
-    device = device or default_device()
-    w = sparse_operator(normalized, device, dtype)
+    if isinstance(normalized, ShardedGraph):
+        device = tensor_device()
+        w = sparse_operator(normalized.normalized, device, dtype)
+        matvec = lambda v: torch.addmm(v, w, normalized.with_halo(v), beta=1.0, alpha=-alpha)  # noqa: E731
+        reduce = distributed.sum_of
+    else:
+        device = device or default_device()
+        matvec, reduce = shifted_operator(sparse_operator(normalized, device, dtype), alpha), None
     b = torch.from_numpy(np.asarray(y)).to(device=device, dtype=dtype)
     z, n_iter, converged, rel = conjugate_gradient(
-        shifted_operator(w, alpha), b, max_iter=max_iter, tol=tol, dtype=dtype
+        matvec, b, max_iter=max_iter, tol=tol, dtype=dtype, reduce=reduce
     )
     return z.cpu().numpy(), n_iter, converged, rel
+
+
+def _operand(graph):
+    """What :func:`diffuse` solves on: this process's rows of a sharded graph, else 𝒲."""
+    return graph if isinstance(graph, ShardedGraph) else graph.normalized
+
+
+def _rows(graph, n: int) -> slice:
+    """The rows this process solves for: its shard, or all ``n``."""
+    return graph.rows if isinstance(graph, ShardedGraph) else slice(0, n)
 
 
 def fold_columns(labels: np.ndarray, folds: list[np.ndarray], n_classes: int):
@@ -113,6 +133,7 @@ class Diffusion(GraphPropagator):
     weight: ClassVar[str] = "entropy"  # Iscen eq. (11)
     calibration: ClassVar[str] = "temperature"  # measured best (propagation/calibration.py)
     solve_only: ClassVar[tuple] = ("alpha", "max_iter", "tol", "normalize_labels")
+    shards: ClassVar[bool] = True
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "gamma": Interval(0, None, closed="neither"),
@@ -134,16 +155,21 @@ class Diffusion(GraphPropagator):
         prediction is as sharp as a real one (more iterations sharpen them beyond it and bias
         the calibration; fewer blunt them)."""
         columns = fold_columns(labels, folds, c)
-        n = prepared.n_samples
+        graph = prepared.data["graph"]
+        rows = _rows(graph, prepared.n_samples)
+        n = rows.stop - rows.start
+        held = np.concatenate(folds)
+        offsets = np.concatenate([[0], np.cumsum([len(f) for f in folds])])
         per_block = max(1, FOLD_BLOCK_BYTES // (4 * n))
         scores = [main.scores[fold].copy() for fold in folds]
         for start in range(0, len(columns), per_block):
             block = columns[start : start + per_block]
             rhs = np.zeros((n, len(block)), dtype=np.float32)
             for j, (_, _, kept) in enumerate(block):
-                rhs[kept, j] = 1.0 / kept.size if self.normalize_labels else 1.0
+                mine = kept[(kept >= rows.start) & (kept < rows.stop)] - rows.start
+                rhs[mine, j] = 1.0 / kept.size if self.normalize_labels else 1.0
             z, *_ = diffuse(
-                prepared.data["graph"].normalized,
+                _operand(graph),
                 rhs,
                 alpha=main.info["fitted_params"]["alpha"],  # the real solve's (all labels)
                 max_iter=max(main.n_iter, 1),
@@ -151,8 +177,9 @@ class Diffusion(GraphPropagator):
                 device=self.device,
                 dtype=torch.float32,
             )
+            at = graph.at(z, held) if isinstance(graph, ShardedGraph) else z[held]
             for j, (k, cls, _) in enumerate(block):
-                scores[k][:, cls] = z[folds[k], j]
+                scores[k][:, cls] = at[offsets[k] : offsets[k + 1], j]
         return [normalize_rows(np.clip(s, 0.0, None)) for s in scores]
 
     def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
@@ -160,14 +187,19 @@ class Diffusion(GraphPropagator):
         timings = dict(prepared.timings)
         with stage(timings, "propagate"):
             alpha = self.alpha if self.alpha is not None else fitted_alpha((y >= 0).sum(), y.size)
+            graph = prepared.data["graph"]
             z, n_iter, converged, resid = diffuse(
-                prepared.data["graph"].normalized,
-                label_matrix(y, c, normalize=self.normalize_labels),
+                _operand(graph),
+                label_matrix(
+                    y, c, normalize=self.normalize_labels, rows=_rows(graph, prepared.n_samples)
+                ),
                 alpha=alpha,
                 max_iter=self.max_iter,
                 tol=self.tol,
                 device=self.device,
             )
+            if isinstance(graph, ShardedGraph):  # every process gets every row's scores
+                z = distributed.gather_rows(torch.from_numpy(z), y.size).numpy()
             z = np.clip(z, 0.0, None)  # Iscen's code: negative scores are clipped at 0
             probabilities = normalize_rows(z)
             weights = example_weights(self.weight, probabilities, y >= 0)

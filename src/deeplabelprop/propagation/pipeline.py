@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import distributed
 from .._params import Options
 from .._validation import check_features, check_labels
 from ..config import coerce
@@ -63,14 +64,30 @@ NOT_CALIBRATED_ONE_LABEL = (
 )
 
 
-def check_inputs(features, labels, n_classes: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+def check_inputs(
+    features, labels, n_classes: int | None, *, shard: bool = False
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(unit float32 rows (n, d), int labels (n,) with -1 unlabeled, the class count): the one
-    check and cast of the inputs. Degenerate but valid inputs warn
-    (:class:`~deeplabelprop.errors.DataWarning`)."""
-    x = l2_normalize(check_features(features))
-    y, c = check_labels(labels, x.shape[0], n_classes)
+    check and cast of the inputs. With ``shard``, only this process's rows of the features
+    (:func:`~deeplabelprop.distributed.shard`; a memory-mapped array is read there only).
+    Degenerate but valid inputs warn (:class:`~deeplabelprop.errors.DataWarning`)."""
+    if shard:
+        n = check_shape(features)
+        x = l2_normalize(check_features(features[distributed.shard(n)]))
+    else:
+        x = l2_normalize(check_features(features))
+        n = x.shape[0]
+    y, c = check_labels(labels, n, n_classes)
     warn_degenerate(x, y, c)
     return x, y, c
+
+
+def check_shape(features) -> int:
+    """The row count of an (n, d) array-like, without reading its values."""
+    shape = getattr(features, "shape", None)
+    if shape is None or len(shape) != 2:
+        return check_features(features).shape[0]  # its error says what is wrong
+    return int(shape[0])
 
 
 @dataclass
@@ -201,6 +218,7 @@ class Pipeline:
         seed: int = 0,
         calibrate: bool = True,
         graph: str | Path | Prepared | None = None,
+        across_processes: bool = False,
     ) -> PropagationResult:
         """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d).
 
@@ -208,10 +226,19 @@ class Pipeline:
         the training weights): ``confidence`` is then the top class probability. ``graph``: a
         kept prepared graph, or a file to keep it in (see :meth:`prepare`). ``info["params"]``
         holds every parameter the method ran with.
+
+        ``across_processes`` (under torchrun, every process calls ``run`` alike): each process
+        holds its shard of the rows of X and of the graph, the search, the products and the
+        held-out solves exchange what they need (``graph/sharded.py``), and every process gets
+        the whole result.
         """
-        x, y, c = check_inputs(features, labels, n_classes)
+        across_processes = across_processes and distributed.active()
+        x, y, c = check_inputs(features, labels, n_classes, shard=across_processes)
         propagator = self.build(len(y), seed=seed)
-        prepared = self._prepared(x, propagator, graph=graph)
+        if across_processes:
+            prepared = self._prepared_shard(x, len(y), propagator, graph)
+        else:
+            prepared = self._prepared(x, propagator, graph=graph)
         result = propagator.solve(prepared, y, c)
         result = self._with_weights(result, propagator)
         method = self.calibration if calibrate or self.weight == CALIBRATED else "none"
@@ -227,6 +254,20 @@ class Pipeline:
             **result.info.get("fitted_params", {}),  # a default fitted to the data (α)
         }
         return result
+
+    def _prepared_shard(self, x: np.ndarray, n: int, propagator, graph) -> Prepared:
+        """The graph over every process's rows, this process holding its own (``x``)."""
+        if not propagator.shards:
+            raise InputError(
+                f"method {self.method!r} does not run across processes; use method='diffusion' "
+                "(which does), or run it in one process"
+            )
+        if graph is not None:
+            raise InputError(
+                "a kept graph is one process's: across processes each builds its shard anew; "
+                "drop --graph (or run one process to keep it)"
+            )
+        return propagator.prepare_shard(x, n)
 
     def _with_weights(self, result: PropagationResult, propagator) -> PropagationResult:
         name = self.weight_name(propagator)
