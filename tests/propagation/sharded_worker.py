@@ -18,7 +18,9 @@ if __name__ == "__main__":
     n = x.shape[0]
     rows = distributed.shard(n)
     graph = sharded_knn_graph(l2_normalize(np.asarray(x[rows])), n, 10, exact=True)
-    v = torch.from_numpy(np.random.default_rng(distributed.rank()).random((rows.stop - rows.start, 3)))
+    v = torch.from_numpy(
+        np.random.default_rng(distributed.rank()).random((rows.stop - rows.start, 3))
+    )
     before = distributed.SENT["bytes"]
     extended = graph.with_halo(v).numpy()
     sent = distributed.SENT["bytes"] - before
