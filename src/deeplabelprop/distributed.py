@@ -110,26 +110,34 @@ def shard_starts(n: int) -> np.ndarray:
 SENT = {"bytes": 0}  # bytes this process has sent to others (all_to_all, sum_of, gathers)
 
 
+def _sendable(t: torch.Tensor) -> torch.Tensor:
+    """``t`` where the backend sends from: the GPU for NCCL, the CPU for gloo."""
+    if dist.get_backend() == "nccl":
+        return t if t.is_cuda else t.cuda()
+    return t.cpu() if t.is_cuda else t
+
+
 def all_to_all(send: torch.Tensor, send_counts: list[int], recv_counts: list[int]) -> torch.Tensor:
     """Rows ``send`` split by ``send_counts`` go to ranks 0..W-1 in order; returns the rows every
     rank sent here (``recv_counts`` of them from each, in rank order). The rows kept for this rank
     do not travel. Counted in ``SENT``."""
     if not active():
         return send
-    send = send.contiguous()
-    out = torch.empty((sum(recv_counts), *send.shape[1:]), dtype=send.dtype, device=send.device)
-    dist.all_to_all_single(out, send, list(recv_counts), list(send_counts))
+    moved = _sendable(send).contiguous()
+    out = torch.empty((sum(recv_counts), *send.shape[1:]), dtype=send.dtype, device=moved.device)
+    dist.all_to_all_single(out, moved, list(recv_counts), list(send_counts))
     row_bytes = send.element_size() * (int(np.prod(send.shape[1:])) if send.ndim > 1 else 1)
     SENT["bytes"] += row_bytes * (sum(send_counts) - send_counts[rank()])
-    return out
+    return out.to(send.device)
 
 
 def exchange_counts(send_counts: list[int]) -> list[int]:
     """How many rows each rank will send here, given how many this rank sends to each."""
     if not active():
         return list(send_counts)
-    out = torch.empty(world_size(), dtype=torch.int64)
-    dist.all_to_all_single(out, torch.tensor(send_counts, dtype=torch.int64))
+    sent = _sendable(torch.tensor(send_counts, dtype=torch.int64))
+    out = torch.empty_like(sent)
+    dist.all_to_all_single(out, sent)
     return out.tolist()
 
 
@@ -137,21 +145,20 @@ def sum_of(local: torch.Tensor) -> torch.Tensor:
     """The element-wise sum of ``local`` over the ranks (every rank gets the same values)."""
     if not active():
         return local
-    total = local.clone()
+    total = _sendable(local).clone()
     dist.all_reduce(total)
     SENT["bytes"] += total.element_size() * total.numel()
-    return total
+    return total.to(local.device)
 
 
 def _all_gather(local: torch.Tensor) -> list[torch.Tensor]:
-    """Every rank's ``local`` (same shape), on ``local``'s device. gloo gathers CPU tensors
-    only, so with gloo a GPU tensor goes through the CPU."""
-    through_cpu = local.is_cuda and dist.get_backend() != "nccl"
-    sent = (local.cpu() if through_cpu else local).contiguous()
+    """Every rank's ``local`` (same shape), on ``local``'s device (sent from where the backend
+    sends: gloo gathers CPU tensors, NCCL GPU tensors)."""
+    sent = _sendable(local).contiguous()
     parts = [torch.empty_like(sent) for _ in range(world_size())]
     dist.all_gather(parts, sent)
     SENT["bytes"] += sent.element_size() * sent.numel() * (world_size() - 1)
-    return [p.to(local.device) for p in parts] if through_cpu else parts
+    return [p.to(local.device) for p in parts]
 
 
 def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
