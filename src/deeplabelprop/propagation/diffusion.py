@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 # held-out solves run in blocks of columns of at most this many bytes per CG vector (float32)
 FOLD_BLOCK_BYTES = 256 * 2**20
+# ... and, on a CPU, of at most this many columns: a row of 𝒲 gathers rows of the block at
+# random, and narrow blocks keep those gathers in cache (60k points, 100 columns × 19
+# iterations: 1.2 s in one block of 100, 0.6-0.7 s in blocks of 32-50; benchmarks/RESULTS.md)
+FOLD_CPU_COLUMNS = 32
 
 
 def diffuse(
@@ -161,6 +165,9 @@ class Diffusion(GraphPropagator):
         held = np.concatenate(folds)
         offsets = np.concatenate([[0], np.cumsum([len(f) for f in folds])])
         per_block = max(1, FOLD_BLOCK_BYTES // (4 * n))
+        on_cpu = isinstance(graph, ShardedGraph) and tensor_device() == "cpu"
+        if on_cpu or (self.device or default_device()) == "cpu":
+            per_block = min(per_block, FOLD_CPU_COLUMNS)
         scores = [main.scores[fold].copy() for fold in folds]
         for start in range(0, len(columns), per_block):
             block = columns[start : start + per_block]
