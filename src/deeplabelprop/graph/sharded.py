@@ -56,6 +56,7 @@ class ShardedGraph:
                                      then its h halo rows (rows of other processes its edges
                                      reach, in increasing global order)
     halo : ndarray of int64          the global rows of the halo columns
+    degrees : ndarray                d_i = Σ_j W_ij of this process's rows
     send : list of ndarray           per process: the offsets of own rows that process needs
                                      (none for this process itself)
     receive : list of int            per process: how many halo rows come from it
@@ -67,6 +68,7 @@ class ShardedGraph:
     rows: slice
     normalized: sp.csr_matrix
     halo: np.ndarray
+    degrees: np.ndarray
     send: list
     receive: list
     edges: int
@@ -78,12 +80,22 @@ class ShardedGraph:
         return with_halo(v, self.send, self.receive)
 
     def at(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``values`` (own rows, c) at the global ``rows``, whichever process holds them: every
-        process gets the same (len(rows), c) array."""
-        out = np.zeros((len(rows), values.shape[1]), dtype=values.dtype)
-        mine = (rows >= self.rows.start) & (rows < self.rows.stop)
-        out[mine] = values[rows[mine] - self.rows.start]
-        return distributed.sum_of(torch.from_numpy(out)).numpy()
+        """``values`` (own rows, c) at the global ``rows``: see :func:`rows_at`."""
+        return rows_at(values, self.rows, rows)
+
+
+def rows_at(values: np.ndarray, own: slice, rows: np.ndarray) -> np.ndarray:
+    """``values`` (this process's rows ``own``, c) at the global ``rows``, whichever process
+    holds them: every process gets the same (len(rows), c) array."""
+    out = np.zeros((len(rows), values.shape[1]), dtype=values.dtype)
+    mine = (rows >= own.start) & (rows < own.stop)
+    out[mine] = values[rows[mine] - own.start]
+    return summed(out)
+
+
+def summed(a: np.ndarray) -> np.ndarray:
+    """The element-wise sum of ``a`` over the processes (``a`` itself with one)."""
+    return distributed.sum_of(torch.from_numpy(np.ascontiguousarray(a))).numpy()
 
 
 def with_halo(v: torch.Tensor, send: list, receive: list) -> torch.Tensor:
@@ -273,4 +285,4 @@ def sharded_knn_graph(
     normalized = sp.csr_matrix((data, columns, w.indptr), shape=(len(x), len(x) + len(halo)))
     normalized.sort_indices()
     edges = int(distributed.sum_of(torch.tensor([w.nnz], dtype=torch.int64)).item())
-    return ShardedGraph(n_samples, rows, normalized, halo, send, receive, edges, recall)
+    return ShardedGraph(n_samples, rows, normalized, halo, degrees, send, receive, edges, recall)

@@ -154,48 +154,50 @@ def sparse_times(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def chebyshev_filter(
-    w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float
+    w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float, expand=None
 ) -> torch.Tensor:
     """T_m((𝒲 - c)/e) x with c, e the centre and half-width of [low, high] (Zhou & Saad, Alg. 3.1).
 
     Components with eigenvalues in [low, high] stay bounded by 1; those above ``high`` grow
     like cosh(m · acosh(y)). Three-term recurrence, one sparse product per degree; columns are
     independent, so on a CPU each slice of :data:`CPU_COLUMNS` runs the whole recurrence.
+    ``expand``: what a product multiplies besides the rows of ``x`` (a sharded graph's halo,
+    :meth:`~deeplabelprop.graph.sharded.ShardedGraph.with_halo`); none on one process.
     """
-    parts = [_chebyshev_filter(w, part, degree, low, high) for part in _column_slices(x)]
+    parts = [_chebyshev_filter(w, part, degree, low, high, expand) for part in _column_slices(x)]
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 def _chebyshev_filter(
-    w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float
+    w: torch.Tensor, x: torch.Tensor, degree: int, low: float, high: float, expand=None
 ) -> torch.Tensor:
     e = (high - low) / 2.0
     c = (high + low) / 2.0
-    y = torch.addmm(x, w, x, beta=-c / e, alpha=1.0 / e)  # (𝒲 - c) x / e
+    expand = expand or (lambda v: v)
+    y = torch.addmm(x, w, expand(x), beta=-c / e, alpha=1.0 / e)  # (𝒲 - c) x / e
     prev = x
     for _ in range(2, degree + 1):
-        nxt = torch.addmm(prev, w, y, beta=-1.0, alpha=2.0 / e)  # 2(𝒲 - c) y / e - prev
+        nxt = torch.addmm(prev, w, expand(y), beta=-1.0, alpha=2.0 / e)  # 2(𝒲 - c) y / e - prev
         nxt.add_(y, alpha=-2.0 * c / e)
         prev, y = y, nxt
     return y
 
 
-def _lowest_eigenvalue_bound(
-    w: torch.Tensor, n: int, generator: torch.Generator, steps: int = 24
-) -> float:
-    """A safe lower end for the filter: Lanczos estimate of λ_min(𝒲) minus its residual and a margin."""
-    v = torch.randn(n, 1, generator=generator, device="cpu").to(w.device)
-    v /= torch.linalg.norm(v)
+def lowest_eigenvalue_bound(times, v: torch.Tensor, dot, steps: int = 24) -> float:
+    """A safe lower end for the filter: Lanczos estimate of λ_min(𝒲) minus its residual and a
+    margin, from the start vector ``v``; ``times(v)`` is 𝒲v and ``dot(a, b)`` the inner product
+    (summed over processes when the rows are sharded)."""
+    v = v / math.sqrt(dot(v, v))
     basis, alphas, betas = [v], [], []
     beta, prev = 0.0, torch.zeros_like(v)
     for _ in range(steps):
-        u = (w @ basis[-1]) - beta * prev
-        a = float((basis[-1] * u).sum())
+        u = times(basis[-1]) - beta * prev
+        a = dot(basis[-1], u)
         u -= a * basis[-1]
         for b in basis:  # full re-orthogonalisation: cheap for a few dozen vectors
-            u -= (b * u).sum() * b
+            u -= dot(b, u) * b
         alphas.append(a)
-        beta = float(torch.linalg.norm(u))
+        beta = math.sqrt(max(dot(u, u), 0.0))
         if beta < 1e-8:
             break
         betas.append(beta)
@@ -228,7 +230,8 @@ def _chebyshev_subspace(
     gen = torch.Generator().manual_seed(random_state)
     x = torch.randn(n, block, generator=gen).to(device)
     x, _ = torch.linalg.qr(x)
-    low = _lowest_eigenvalue_bound(w, n, gen)
+    start = torch.randn(n, 1, generator=gen, device="cpu").to(w.device)
+    low = lowest_eigenvalue_bound(lambda v: w @ v, start, lambda a, b: float((a * b).sum()))
     theta = torch.linalg.eigvalsh(x.T @ sparse_times(w, x))
     cut = float(theta.median())  # first filter: damp everything below the median Ritz value
     n_locked, converged, residual = 0, False, torch.full((block,), float("inf"))

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import torch
 
+from .. import distributed
 from .._params import Interval, Options
 from ..errors import InputError
 from ..graph import BACKENDS, EIGEN_METHODS, KERNELS, Spectrum, knn_graph, laplacian_eigenpairs
+from ..graph.sharded import rows_at, summed
+from ..graph.sharded_spectrum import sharded_eigenpairs
 from .base import GraphPropagator, Prepared, hide, stage
 from .confidence import DMT_SIGMA
 from .registry import register_propagator
@@ -26,6 +30,7 @@ def spectral_basis(
     *,
     spectral_filter: str = "inverse",
     alpha: float = 0.99,
+    reduce=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The basis and weights of W' = Σ_{j=2..η} f(λ_j) e_j e_jᵀ = E diag(w) Eᵀ.
 
@@ -42,6 +47,9 @@ def spectral_basis(
     1/ZERO_EIGENVALUE (the λ → 0 limit of a barely connected graph), so component membership
     dominates the vote and the finer eigenvectors break ties within a component.
 
+    ``reduce``: with the rows sharded over processes (this process's rows of the eigenvectors
+    and degrees), the sum over processes (:func:`~deeplabelprop.graph.sharded.summed`).
+
     Returns
     -------
     basis : ndarray of shape (n, η)
@@ -49,9 +57,10 @@ def spectral_basis(
     """
     e = spectrum.eigenvectors
     u = np.sqrt(np.clip(degrees, 0.0, None))
-    if np.linalg.norm(u) > 0:
-        u = u / np.linalg.norm(u)
-        e = e - np.outer(u, u @ e)
+    norm = np.linalg.norm(u) if reduce is None else float(np.sqrt(reduce(np.array([u @ u]))[0]))
+    if norm > 0:
+        u = u / norm
+        e = e - np.outer(u, u @ e if reduce is None else reduce(u @ e))
     lam = spectrum.eigenvalues
     if spectral_filter == "inverse":
         weights = 1.0 / np.maximum(lam, ZERO_EIGENVALUE)
@@ -62,7 +71,7 @@ def spectral_basis(
             f"unknown spectral filter {spectral_filter!r}; choose one of {', '.join(SPECTRAL_FILTERS)}"
         )
     # the column that was the trivial vector is now ~0; give it no weight so noise cannot enter
-    norms = np.linalg.norm(e, axis=0)
+    norms = np.linalg.norm(e, axis=0) if reduce is None else np.sqrt(reduce((e**2).sum(axis=0)))
     weights[norms < 1e-3] = 0.0
     return e, weights
 
@@ -80,11 +89,16 @@ def spectral_vote(
     Never forms the n × n W': z = E diag(w) Mᵀ with M_c the mean of E over labeled class c.
     """
     lab = np.flatnonzero(labels >= 0)
-    means = np.zeros((n_classes, basis.shape[1]))
-    np.add.at(means, labels[lab], basis[lab])
-    means /= np.maximum(np.bincount(labels[lab], minlength=n_classes), 1)[:, None]
+    means = class_means(basis[lab], labels[lab], n_classes)
     e = basis if rows is None else basis[rows]
     return (e * weights) @ means.T  # (n or len(rows), c)
+
+
+def class_means(labeled_basis: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """M (c × η): the mean basis row of each class's labeled points."""
+    means = np.zeros((n_classes, labeled_basis.shape[1]))
+    np.add.at(means, labels, labeled_basis)
+    return means / np.maximum(np.bincount(labels, minlength=n_classes), 1)[:, None]
 
 
 @register_propagator
@@ -122,6 +136,7 @@ class Spectral(GraphPropagator):
     weight: ClassVar[str] = "margin"  # DMT eq. (8)-(9)
     calibration: ClassVar[str] = "platt"  # measured best (propagation/calibration.py)
     solve_only: ClassVar[tuple] = ("confidence_temperature",)
+    shards: ClassVar[bool] = True
     constraints: ClassVar[dict] = {
         "n_neighbors": Interval(1, None, integer=True),
         "n_components": Interval(1, None, integer=True),
@@ -169,11 +184,55 @@ class Spectral(GraphPropagator):
         }
         return Prepared(x.shape[0], {"basis": basis, "weights": weights}, timings, info)
 
+    def prepare_shard(self, x: np.ndarray, n_samples: int) -> Prepared:
+        """:meth:`prepare` with the rows sharded over processes: this process's rows of the
+        graph and of the basis (the eigenpairs by :func:`sharded_eigenpairs`)."""
+        if self.n_components >= n_samples:
+            raise InputError(
+                f"n_components (eta)={self.n_components} must be smaller than the number of samples "
+                f"({n_samples}); use at most {n_samples - 1}"
+            )
+        if self.eigen_method not in ("auto", "chebyshev"):
+            raise InputError(
+                f"eigen_method={self.eigen_method!r} runs in one process; across processes the "
+                "eigenpairs come from the Chebyshev iteration: leave eigen_method at auto"
+            )
+        base = super().prepare_shard(x, n_samples)
+        graph, timings = base.data["graph"], base.timings
+        with stage(timings, "eigenvectors"):
+            spectrum = sharded_eigenpairs(
+                graph, self.n_components, tol=self.eigen_tol, random_state=self.random_state
+            )
+        basis, weights = spectral_basis(
+            spectrum,
+            graph.degrees,
+            spectral_filter=self.spectral_filter,
+            alpha=self.alpha,
+            reduce=summed,
+        )
+        info = {
+            **base.info,
+            "eigenvalues": spectrum.eigenvalues,
+            "eigen_max_residual": spectrum.max_residual,
+            "n_iter": spectrum.n_iter,
+            "converged": spectrum.converged,
+        }
+        data = {"basis": basis, "weights": weights, "rows": graph.rows}
+        return Prepared(n_samples, data, timings, info)
+
     def solve(self, prepared: Prepared, y: np.ndarray, c: int) -> PropagationResult:
         """The vote of labels ``y`` through the prepared spectral embedding (DMT eq. 5-6)."""
         timings = dict(prepared.timings)
         with stage(timings, "propagate"):
-            z = spectral_vote(prepared.data["basis"], prepared.data["weights"], y, c)
+            basis, weights = prepared.data["basis"], prepared.data["weights"]
+            own = prepared.data.get("rows")
+            if own is None:
+                z = spectral_vote(basis, weights, y, c)
+            else:  # this process's rows of the basis: the class means over every process's
+                lab = np.flatnonzero(y >= 0)
+                means = class_means(rows_at(basis, own, lab), y[lab], c)
+                z = distributed.gather_rows(torch.from_numpy((basis * weights) @ means.T), y.size)
+                z = z.numpy()
             probabilities = normalize_rows(z)
             weights = example_weights(
                 self.weight, probabilities, y >= 0, temperature=self.confidence_temperature
@@ -197,6 +256,11 @@ class Spectral(GraphPropagator):
         """The vote at the held-out rows only, each fold's labels hidden (η-dimensional
         products: no n-row work)."""
         basis, weights = prepared.data["basis"], prepared.data["weights"]
+        own = prepared.data.get("rows")
+        if own is not None:  # the labeled rows' basis from every process; folds by position
+            lab = np.flatnonzero(labels >= 0)
+            basis, labels = rows_at(basis, own, lab), labels[lab]
+            folds = [np.searchsorted(lab, fold) for fold in folds]
         return [
             normalize_rows(spectral_vote(basis, weights, hide(labels, fold), c, rows=fold))
             for fold in folds
