@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/sharded.py --points 200000 --processes 1 2 4 --out sharded.json
 
-For each process count it runs ``Pipeline.run(..., across_processes=True)`` under torchrun on
+For each process count it runs ``Pipeline(METHOD).run(..., across_processes=True)`` under torchrun on
 the same data (``--classes`` Gaussian clusters in ``--dims`` dimensions, ``--labels`` random
 labels; ``--order clustered`` sorts the rows by cluster first, as rows sorted by an IVF list
 would be) and reports: the agreement of the pseudo labels with one process's, the accuracy,
@@ -52,14 +52,22 @@ def worker(args) -> None:
     rows = distributed.shard(args.points)
     sent = distributed.SENT
     t0, b0 = time.perf_counter(), sent["bytes"]
-    graph = sharded_knn_graph(l2_normalize(x[rows]), args.points, 10)
+    settings = Pipeline(args.method).build(args.points)
+    graph = sharded_knn_graph(
+        l2_normalize(x[rows]),
+        args.points,
+        settings.n_neighbors,
+        kernel=settings.kernel,
+        gamma=settings.gamma,
+        tau=getattr(settings, "tau", 0.1),
+    )
     graph_seconds, graph_bytes = time.perf_counter() - t0, sent["bytes"] - b0
     b1 = sent["bytes"]
     graph.with_halo(torch.zeros((rows.stop - rows.start, args.classes), dtype=torch.float64))
     product_bytes = sent["bytes"] - b1
     halo = int(distributed.sum_of(torch.tensor([len(graph.halo)])).item())
     b2, t2 = sent["bytes"], time.perf_counter()
-    result = Pipeline("diffusion").run(x, y, seed=0, across_processes=True)
+    result = Pipeline(args.method).run(x, y, seed=0, across_processes=True)
     run_seconds, run_bytes = time.perf_counter() - t2, sent["bytes"] - b2
     if distributed.is_main():
         unl = y < 0
@@ -122,6 +130,7 @@ def main() -> None:
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--labels", type=int, default=100)
     p.add_argument("--order", choices=("random", "clustered"), default="random")
+    p.add_argument("--method", choices=("diffusion", "spectral"), default="diffusion")
     p.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -134,7 +143,7 @@ def main() -> None:
         part = args.out.with_suffix(f".{w}.json")
         command = [str(torchrun), "--standalone", f"--nproc_per_node={w}", __file__, "--worker"]
         command += [
-            f"--{k}={getattr(args, k)}" for k in ("points", "dims", "classes", "labels", "order")
+            f"--{k}={getattr(args, k)}" for k in ("points", "dims", "classes", "labels", "order", "method")
         ]
         subprocess.run([*command, f"--out={part}"], check=True, env={**os.environ})
         report = json.loads(part.read_text())
