@@ -13,8 +13,9 @@ from .errors import InputError
 UNLABELED = -1
 
 
-def check_features(features: object, *, name: str = "features") -> np.ndarray:
-    """Return ``features`` as a C-contiguous float32 array of shape (n_samples, n_features)."""
+def check_features(features: object, *, name: str = "features", first_row: int = 0) -> np.ndarray:
+    """Return ``features`` as a C-contiguous float32 array of shape (n_samples, n_features);
+    ``first_row``: the row number of its first row in a larger array (for the messages)."""
     try:
         x = np.asarray(features)
     except Exception as exc:  # ragged lists and the like
@@ -40,7 +41,7 @@ def check_features(features: object, *, name: str = "features") -> np.ndarray:
         bad_rows = np.flatnonzero(~finite.all(axis=1))
         kind = "NaN" if np.isnan(x).any() else "infinite"
         raise InputError(
-            f"{name} contain {kind} values in {len(bad_rows)} row(s) (first: row {bad_rows[0]}); "
+            f"{name} contain {kind} values in {len(bad_rows)} row(s) (first: row {first_row + bad_rows[0]}); "
             "remove or impute those rows"
         )
     return x

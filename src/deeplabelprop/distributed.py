@@ -227,3 +227,23 @@ def from_main(compute):
     if not ok:
         raise InputError(value) if is_main() else RelayedError(value)
     return value
+
+
+def everywhere(compute):
+    """``compute()`` on every process, for work each does on its own part (checking its rows):
+    an :class:`~deeplabelprop.errors.InputError` on any process stops every process, raised
+    where it happened and as a :class:`RelayedError` elsewhere, instead of leaving the others
+    waiting in the next collective."""
+    if not active():
+        return compute()
+    try:
+        value, error = compute(), None
+    except InputError as exc:
+        value, error = None, str(exc)
+    errors: list = [None] * world_size()
+    dist.all_gather_object(errors, error)
+    failed = [(r, e) for r, e in enumerate(errors) if e is not None]
+    if failed:
+        where, message = failed[0]
+        raise InputError(message) if where == rank() else RelayedError(message)
+    return value

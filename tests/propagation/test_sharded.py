@@ -135,3 +135,17 @@ def test_what_cannot_run_across_processes_is_refused_and_nothing_is_written(tmp_
         assert done.returncode != 0
         assert message in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy", "y.npy"]
+
+
+def test_a_bad_row_in_one_process_stops_every_process_with_its_global_row(tmp_path):
+    clusters(tmp_path, 2000, 40, seed=5)
+    x = np.load(tmp_path / "x.npy")
+    x[1500, 3] = np.nan  # in process 1's rows (1000-1999)
+    np.save(tmp_path / "x.npy", x)
+    done = torchrun("propagate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"),
+                    "-o", str(tmp_path / "out.npz"))  # fmt: skip
+    assert done.returncode != 0
+    assert "(process 1 of 2): features contain NaN values in 1 row(s) (first: row 1500)" in (
+        done.stderr
+    )
+    assert not (tmp_path / "out.npz").exists()

@@ -71,9 +71,12 @@ def check_inputs(
     check and cast of the inputs. With ``shard``, only this process's rows of the features
     (:func:`~deeplabelprop.distributed.shard`; a memory-mapped array is read there only).
     Degenerate but valid inputs warn (:class:`~deeplabelprop.errors.DataWarning`)."""
-    if shard:
+    if shard:  # a bad row stops every process, not only the one holding it
         n = check_shape(features)
-        x = l2_normalize(check_features(features[distributed.shard(n)]))
+        rows = distributed.shard(n)
+        x = distributed.everywhere(
+            lambda: l2_normalize(check_features(features[rows], first_row=rows.start))
+        )
     else:
         x = l2_normalize(check_features(features))
         n = x.shape[0]
