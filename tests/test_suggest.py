@@ -127,3 +127,55 @@ def test_pretrain_on_a_folder_nobody_labeled_then_the_cold_start(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "pre" / "rounds" / "1" / "to_label.csv")))
     assert [r["reason"] for r in rows] == ["typical"] * 5 + ["audit"]
     assert all(r["path"].startswith("img ") and r["guess"] == "" for r in rows)
+
+
+def fill(to_label, out, *, reasons=("typical", "uncertain", "audit")):
+    """The person: the label of each suggested image of ``reasons`` (from its file name)."""
+    rows = list(csv.DictReader(open(to_label, encoding="utf-8")))
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            if r["reason"] in reasons and "/x" in r["path"]:
+                r["label"] = NAMES[int(r["path"].split("/x")[1][0])]
+            w.writerow(r)
+    return [r for r in rows if r["label"]]
+
+
+def test_three_rounds_keep_every_filled_file_and_their_audit_rows(tmp_path, capsys):
+    """Each round's --labels-from goes on top of the labels kept before it, not instead of
+    them; audit rows are remembered, and the estimate says how they fared."""
+    import json
+
+    root = user_folder(tmp_path / "photos")
+    config = tmp_path / "dmt.toml"
+    config.write_text(
+        f'recipe = "dmt"\ndataset = "folder:{root}"\nimage_size = 16\nwidth = 4\n'
+        '[metric]\nepochs = 2\nbatch_size = 32\n[propagate]\nmethod = "spectral"\n'
+        "n_neighbors = 8\nn_components = 10\n[finetune]\nepochs = 1\nbatch_size = 16\n"
+    )
+    run = tmp_path / "run"
+    command = ["run", str(config), "-o", str(run)]
+    assert main(command) == 0
+    filled: list[dict] = []
+    for k in (1, 2):
+        assert main(["suggest", str(run), "-n", "3", "--audit", "2"]) == 0
+        out = tmp_path / f"filled{k}.csv"
+        filled += fill(run / "rounds" / str(k) / "to_label.csv", out)
+        capsys.readouterr()
+        assert main([*command, "--labels-from", str(out)]) == 0
+        said = capsys.readouterr().out
+        assert f"kept the labels of {out} in {root / 'labels.csv'}" in said
+        given = {
+            r["path"] for r in csv.DictReader(open(run / "pseudo_labels.csv")) if r["given"] == "1"
+        }
+        assert {r["path"] for r in filled} <= given and len(given) == 9 + len(filled)
+        audit = {r["path"] for r in filled if r["reason"] == "audit"}
+        assert set((run / "audit.txt").read_text().split("\n")) - {""} == audit
+        est = json.loads((run / "results.json").read_text())["estimated_accuracy"]
+        assert est["audit"]["n"] == len(audit) and est["held_out"] >= 9 + len(filled) - 3
+    # a third run with no file: the kept labels are read from the folder's labels.csv, so
+    # nothing changed and nothing reruns
+    record = json.loads((run / "run.json").read_text())
+    assert main(command) == 0
+    assert json.loads((run / "run.json").read_text())["round"] == record["round"] == 3

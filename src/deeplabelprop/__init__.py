@@ -33,6 +33,7 @@ def propagate(
     weight: str = "own",
     random_state: int = 0,
     graph=None,
+    audit=None,
     **params,
 ) -> PropagationResult:
     """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d) with the named method:
@@ -44,6 +45,8 @@ def propagate(
     label's class when it was hidden, ``estimated_accuracy`` the expected accuracy with its
     interval. Size parameters left at their default are fitted to the data. ``graph``: a file
     to keep the prepared graph in and reuse it from (a new round of labels costs one solve).
+    ``audit``: the given labels drawn uniformly at random (a mask or row numbers): the
+    estimate then says how they fared when hidden, a check on labels chosen by ``suggest``.
 
     >>> import numpy as np
     >>> x = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])
@@ -52,4 +55,4 @@ def propagate(
     """
     pipeline = Pipeline(method, weight, params, calibration)
     pipeline.validate(prefix="")
-    return pipeline.run(features, labels, n_classes, seed=random_state, graph=graph)
+    return pipeline.run(features, labels, n_classes, seed=random_state, graph=graph, audit=audit)

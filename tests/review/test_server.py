@@ -16,7 +16,7 @@ from deeplabelprop.recipes import run_dmt
 from deeplabelprop.review.log import read_log
 from deeplabelprop.review.store import LabelStore
 from deeplabelprop.review.views import PAGE
-from tests.data.test_folder import user_folder
+from tests.data.test_folder import NAMES, user_folder
 from tests.recipes.test_user_folder import small
 from tests.review.server import get, post, request, serve
 
@@ -172,6 +172,11 @@ def test_propagate_again_runs_once_in_the_background_and_shows_the_new_round(fre
     with serve(run) as (base, token, _):
         for row in rows:
             post(base, "/api/label", token, {"index": row, "label": "two"})
+        # an audit row of "Label next", labeled with its true class: remembered as random
+        items = get(base, "/api/next", token)["items"]
+        audit = next(i for i in items if i["reason"] == "audit" and i["index"] not in rows)
+        label = NAMES[int(audit["key"].split("/x")[1][0])]
+        assert post(base, "/api/label", token, {"index": audit["index"], "label": label})[0] == 200
         first = post(base, "/api/propagate", token, {})
         second = post(base, "/api/propagate", token, {})
         assert first[0] == 200 and second[0] == 409  # two clicks: one run
@@ -183,8 +188,11 @@ def test_propagate_again_runs_once_in_the_background_and_shows_the_new_round(fre
         assert progress["returncode"] == 0 and progress["round"] == 2
         overview = get(base, "/api/overview", token)
         assert overview["round"] == 2 and [r["round"] for r in overview["rounds"]] == [1, 2]
-        assert overview["rounds"][1]["n_given"] == 12
-        assert "labels: 3 added" in overview["since_last_round"]
+        assert overview["rounds"][1]["n_given"] == 13
+        assert "labels: 4 added" in overview["since_last_round"]
+    assert (run / "audit.txt").read_text() == audit["key"] + "\n"
+    estimate = json.loads((run / "results.json").read_text())["estimated_accuracy"]
+    assert estimate["audit"]["n"] == 1
     record = json.loads((run / "run.json").read_text())
     assert record["stages"]["metric"]["status"] == "done"  # kept, not trained again
     assert (run / "pseudo_labels.csv").read_text() != before

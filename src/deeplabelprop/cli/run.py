@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import distributed
 from ..errors import InputError
 
 NAME = "run"
@@ -55,6 +56,12 @@ def execute(recipe, config, args: argparse.Namespace) -> int:
             f"{100 * est['low']:.1f}-{100 * est['high']:.1f} %, from {est['held_out']} held-out "
             "labels)"
         )
+        if est.get("audit"):
+            a = est["audit"]
+            print(
+                f"audit labels: {a['hits']} of {a['n']} came back right when hidden "
+                f"({100 * a['low']:.0f}-{100 * a['high']:.0f} %): an unbiased check of the estimate"
+            )
     if "tables" in results:  # fewshot: its tables in the papers' layout
         from ..evaluate.report.document import Heading, Table, to_markdown
 
@@ -75,4 +82,21 @@ def main(args: argparse.Namespace) -> int:
             raise InputError(f"--labels-from {args.labels_from} does not exist")
         overrides.append(f"labels_from={args.labels_from.resolve()}")
     recipe, config = load_recipe(args.config, overrides, fast_dev_run=args.fast_dev_run)
-    return execute(recipe, config, args)
+    code = execute(recipe, config, args)
+    if args.labels_from is not None and distributed.is_main():
+        keep_labels(args.output, args.labels_from)
+    return code
+
+
+def keep_labels(run: Path, filled: Path) -> None:
+    """After a run that read a filled ``to_label.csv``: its rows go into the run's label file
+    (the one the review page writes), so the next rounds keep them without naming the file
+    again, and a later ``--labels-from`` goes on top of them rather than replacing them."""
+    from ..review.store import LabelStore
+
+    store = LabelStore(run)
+    entry = store.import_to_label(filled).entry
+    print(
+        f"kept the labels of {filled} in {store.target.csv} ({len(entry['changes'])} new): the "
+        "next rounds read them there"
+    )

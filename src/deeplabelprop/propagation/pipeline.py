@@ -40,10 +40,10 @@ from .. import distributed
 from .._params import Options
 from .._validation import check_features, check_labels
 from ..config import coerce
-from ..errors import InputError
+from ..errors import DataWarning, InputError
 from ..fingerprint import fingerprint
 from ..graph import l2_normalize
-from .accuracy import estimate_accuracy
+from .accuracy import audit_check, disagreement, estimate_accuracy
 from .base import Prepared, warn_degenerate
 from .calibration import CALIBRATIONS, fit_map, resolve
 from .out_of_fold import N_FOLDS, label_folds, out_of_fold
@@ -83,6 +83,32 @@ def check_inputs(
     y, c = check_labels(labels, n, n_classes)
     warn_degenerate(x, y, c)
     return x, y, c
+
+
+def check_audit(audit, y: np.ndarray) -> np.ndarray | None:
+    """The audit rows as a boolean mask over the rows (None: none known); each must be labeled."""
+    if audit is None:
+        return None
+    audit = np.asarray(audit)
+    if audit.dtype == bool:
+        if audit.shape != y.shape:
+            raise InputError(f"audit has {audit.size} entries for {y.size} rows; give one per row")
+        mask = audit
+    else:
+        rows = audit.astype(np.int64, copy=False).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= y.size):
+            raise InputError(
+                f"audit rows must be row numbers in [0, {y.size}); got {rows.min()}..{rows.max()}"
+            )
+        mask = np.zeros(y.size, dtype=bool)
+        mask[rows] = True
+    unlabeled = np.flatnonzero(mask & (y < 0))
+    if unlabeled.size:
+        raise InputError(
+            f"audit row {unlabeled[0]} has no label: an audit row is a labeled image drawn at "
+            "random; leave unlabeled ones out"
+        )
+    return mask if mask.any() else None
 
 
 def check_shape(features) -> int:
@@ -222,6 +248,7 @@ class Pipeline:
         calibrate: bool = True,
         graph: str | Path | Prepared | None = None,
         across_processes: bool = False,
+        audit=None,
     ) -> PropagationResult:
         """Propagate ``labels`` (-1 = unlabeled) over ``features`` (n, d).
 
@@ -237,6 +264,7 @@ class Pipeline:
         """
         across_processes = across_processes and distributed.active()
         x, y, c = check_inputs(features, labels, n_classes, shard=across_processes)
+        audit = check_audit(audit, y)
         propagator = self.build(len(y), seed=seed)
         if across_processes:
             prepared = self._prepared_shard(x, len(y), propagator, graph)
@@ -246,7 +274,7 @@ class Pipeline:
         result = self._with_weights(result, propagator)
         method = self.calibration if calibrate or self.weight == CALIBRATED else "none"
         if method != "none":
-            result = self._calibrate(propagator, prepared, y, c, result, method, seed)
+            result = self._calibrate(propagator, prepared, y, c, result, method, seed, audit)
         if self.weight == CALIBRATED:
             result = result.with_weights(result.confidence, CALIBRATED)
         result.info["params"] = {
@@ -283,7 +311,7 @@ class Pipeline:
         )
 
     @staticmethod
-    def _calibrate(propagator, prepared, y, c, result, method: str, seed: int):
+    def _calibrate(propagator, prepared, y, c, result, method: str, seed: int, audit=None):
         """Out-of-fold solves, the map fitted on them, the calibrated confidence and the
         estimated accuracy."""
         folds = label_folds(y, N_FOLDS, seed)
@@ -305,6 +333,13 @@ class Pipeline:
             probabilities=fitted.probabilities(oof.probabilities),
             confidence=fitted.confidence(oof.probabilities),
         )
+        estimate = estimate_accuracy(confidence, result.labels, unl, oof.labels, c)
+        audited = np.isin(oof.index, np.flatnonzero(audit)) if audit is not None else None
+        if audited is not None and audited.any():
+            check = audit_check(oof.labels[audited] == oof.given[audited])
+            estimate = replace(estimate, audit=check)
+            if not check.agrees(estimate.value):
+                warnings.warn(disagreement(estimate.value, check), DataWarning, stacklevel=3)
         seconds = time.perf_counter() - start
         logger.info(
             "confidence calibrated (%s) on %d held-out labels in %d folds, %.2f s",
@@ -319,7 +354,7 @@ class Pipeline:
             confidence=confidence,
             calibrated=True,
             out_of_fold=oof,
-            estimated_accuracy=estimate_accuracy(confidence, result.labels, unl, oof.labels, c),
+            estimated_accuracy=estimate,
             timings={**result.timings, "calibration": seconds},
             info={
                 **result.info,

@@ -94,7 +94,11 @@ def propagate_stage(run, cfg: DMTConfig, problem, features: np.ndarray) -> Propa
         with run.stage("propagate"):
             if distributed.is_main():  # once; the others read it after the stage's barrier
                 result = cfg.propagate.run(
-                    features, problem.given, len(problem.classes), seed=cfg.seed
+                    features,
+                    problem.given,
+                    len(problem.classes),
+                    seed=cfg.seed,
+                    audit=problem.audit,
                 )
                 result.save(path, problem.classes, result.info["params"])
     return PropagationResult.load(path)[0]

@@ -114,7 +114,7 @@ def final_pseudo_labels(run, cfg: LLPConfig, task: LLPTask, problem) -> Propagat
             bank = task.bank.vectors.float().cpu().numpy()
             y, n_classes = problem.given, len(problem.classes)
             result = distributed.from_main(
-                lambda: cfg.propagate.run(bank, y, n_classes, seed=cfg.seed)
+                lambda: cfg.propagate.run(bank, y, n_classes, seed=cfg.seed, audit=problem.audit)
             )
             result.save(path, problem.classes)
     pseudo = PropagationResult.load(path)[0]

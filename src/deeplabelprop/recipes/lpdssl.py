@@ -141,7 +141,7 @@ def iterative_task(run, cfg: LPDSSLConfig, problem, normalization, monitor, devi
         batch_labeled=it.batch_labeled,
         batch_unlabeled=it.batch_unlabeled,
         propagate=lambda v, calibrate=False: cfg.propagate.run(
-            v, y, n_classes, seed=cfg.seed, calibrate=calibrate
+            v, y, n_classes, seed=cfg.seed, calibrate=calibrate, audit=problem.audit
         ),
         pseudo_labels=it.pseudo_labels,
         network_weight=network_weight(cfg),

@@ -20,6 +20,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,9 @@ from .. import __version__, distributed
 from .._runfile import FORMAT, RUN_FILE, read_run
 from ..atomic import atomic_path, save_npz
 from ..config import differences, plain, to_dict
-from ..data import Problem, load_problem, save_split
+from ..data import LoadOptions, Problem, load_problem, save_split
+from ..data.readers.folder import read_audit_rows
+from ..data.readers.options import label_files
 from ..errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,7 @@ class Run:
         if problem.test is not None:
             arrays["test_truth"] = problem.test.labels
         save_npz(self.path / "labels.npz", **arrays)
+        self._keep_audit(problem)
         self.record["data"] |= {
             "n_train": len(problem.train),
             "n_test": 0 if problem.test is None else len(problem.test),
@@ -97,6 +101,18 @@ class Run:
             "notes": list(problem.notes),
         }
         self.output("labels", "labels.npz")
+
+    def _keep_audit(self, problem: Problem) -> None:
+        """``audit.txt``: the audit rows of this round, which the next rounds keep."""
+        if not distributed.is_main():
+            return
+        path = self.path / AUDIT_FILE
+        if problem.audit is None:
+            path.unlink(missing_ok=True)
+            return
+        names = problem.train.example_names()
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(f"{names[i]}\n" for i in np.flatnonzero(problem.audit)))
 
     def _follow_inputs(self, problem: Problem) -> None:
         """Make's rule: a stage is stale when what it reads changed. The first recorded stage
@@ -367,6 +383,47 @@ def problem_arguments(config) -> dict:
     }
 
 
+KEPT_LABELS = "labels.csv"  # the run's own label file: benchmark sets, shards (review/target.py)
+AUDIT_FILE = "audit.txt"  # the examples whose labels are audit rows, one per line
+
+
+def with_kept_labels(path: Path, options: LoadOptions) -> LoadOptions:
+    """``options`` reading the run's own label file (when it has one) under ``labels_from``:
+    the corrections of the review page and the rows of earlier ``--labels-from`` files kept
+    by the ``run`` command, for a data set whose labels do not live in an image folder."""
+    kept = path / KEPT_LABELS
+    if not kept.is_file():
+        return options
+    files = [str(f) for f in label_files(options) if f.resolve() != kept.resolve()]
+    return replace(options, labels_from=(str(kept), *files))
+
+
+def add_audit_keys(path: Path, keys: list[str]) -> None:
+    """Record examples of run ``path`` as audit rows (labeled in the review page from
+    ``suggest``'s random draw); the next round reads them with the rest of ``audit.txt``."""
+    file = path / AUDIT_FILE
+    known = file.read_text(encoding="utf-8").splitlines() if file.is_file() else []
+    new = [k for k in keys if k not in known]
+    if new:
+        with atomic_path(file) as tmp:
+            tmp.write_text("".join(f"{k}\n" for k in [*known, *new]), encoding="utf-8")
+
+
+def audit_rows(path: Path, problem: Problem, options: LoadOptions) -> np.ndarray | None:
+    """Which given labels are audit rows: those of earlier rounds (``audit.txt``) and the
+    filled ``audit`` rows of the ``labels_from`` files (None: none)."""
+    keys: set[str] = set()
+    if (path / AUDIT_FILE).is_file():
+        keys = set((path / AUDIT_FILE).read_text(encoding="utf-8").splitlines())
+    for f in label_files(options):
+        keys |= read_audit_rows(f)
+    if not keys:
+        return None
+    names = np.asarray(problem.train.example_names(), dtype=object)
+    mask = np.isin(names, list(keys)) & (problem.given >= 0)
+    return mask if mask.any() else None
+
+
 def open_problem(
     run: Run, config, *, progress: bool = False, check=None, labels_required: bool = True
 ) -> Problem:
@@ -377,9 +434,10 @@ def open_problem(
     only the data can judge are refused with nothing written."""
 
     def load() -> Problem:
+        options = with_kept_labels(run.path, config.load_options(progress=progress))
         problem = load_problem(
             config.dataset,
-            config.load_options(progress=progress),
+            options,
             n_labeled=config.n_labeled,
             seed=config.seed,
             subset=config.subset,
@@ -387,6 +445,7 @@ def open_problem(
             split_path=run.path / "split.json",
             labels_required=labels_required,
         )
+        problem = replace(problem, audit=audit_rows(run.path, problem, options))
         if check is not None:
             check(problem)
         run.create(problem)

@@ -23,6 +23,7 @@ from pathlib import Path
 from .._optional import require
 from .._runfile import RUN_FILE
 from ..errors import InputError
+from ..recipes.run_dir import add_audit_keys
 from . import views
 from .guard import Guard
 from .rerun import Rerun
@@ -187,7 +188,11 @@ def _label(r: Review, body: dict) -> dict:
     label = body.get("label")
     if not isinstance(label, str):
         raise InputError("label must be a class name")
-    return _done(r, r.store.set_label(_row(body), label, str(body.get("how", "typed"))))
+    index = _row(body)
+    outcome = r.store.set_label(index, label, str(body.get("how", "typed")))
+    if views.drawn_at_random(r.state, index):  # an audit row of "Label next"
+        add_audit_keys(r.state.run, [r.store.target.keys[index]])
+    return _done(r, outcome)
 
 
 def _none(r: Review, body: dict) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .._runfile import read_run
 from ..atomic import atomic_path
-from ..data.readers.folder import read_label_csv
+from ..data.readers.folder import NEW_CLASS, read_label_csv
 from ..data.tables import OUT_OF_SCOPE, header_index, read_rows
 from ..errors import InputError
 from ..locking import labels_lock
@@ -115,6 +115,23 @@ class LabelStore:
             ):
                 provenance = "corrected"
             entry = self._apply("label", provenance, changes, self.extra_classes())
+        return Outcome(entry, outside)
+
+    def import_to_label(self, path: Path) -> Outcome:
+        """Keep the filled rows of a ``to_label.csv`` (which a run has just read through
+        ``--labels-from``): its labels, new classes (``new:NAME``) and "none of these" rows
+        (``!none``, whose images the run no longer lists) go into the label file, logged
+        ``imported``, so the next rounds read them without the file."""
+        rows = filled_rows(path)
+        with self._mutex, labels_lock(self.target.csv):
+            outside = self._catch_up()
+            known = set(self.classes())
+            for label in set(rows.values()) - {OUT_OF_SCOPE}:
+                self._check_label(label, known)
+            # the paths were checked against the data set by the run that read the file (a
+            # row may name an image held out as the test set: not one of the run's keys)
+            changes = [[k, self.rows.get(k), v] for k, v in rows.items() if self.label(k) != v]
+            entry = self._apply("label", "imported", changes, self.extra_classes())
         return Outcome(entry, outside)
 
     def mark_out_of_scope(self, index: int) -> Outcome:
@@ -276,6 +293,21 @@ def _read_keyed(path: Path) -> dict[str, str]:
         for r in body
         if len(r) >= width and r[columns["label"]]
     }
+
+
+def filled_rows(path: Path) -> dict[str, str]:
+    """{path: label} of the rows of a ``to_label.csv`` whose label is filled in (``new:NAME``
+    read as NAME)."""
+    rows = read_rows(path, "to_label file")
+    columns = header_index(rows[0], ("path", "label")) if rows else None
+    if columns is None:
+        raise InputError(f"{path} has no header with 'path' and 'label' columns (from `suggest`)")
+    out = {}
+    for r in rows[1:]:
+        label = r[columns["label"]].strip() if len(r) > columns["label"] else ""
+        if label:
+            out[str(Path(r[columns["path"]]))] = label.removeprefix(NEW_CLASS).strip()
+    return out
 
 
 def _write_rows(path: Path, rows: dict[str, str]) -> None:

@@ -173,6 +173,15 @@ def label_next(state: RunState, store: LabelStore) -> dict:
     return _paged(state, store, rows, 0, {"view": "next"}, reason=reasons)
 
 
+def drawn_at_random(state: RunState, index: int) -> bool:
+    """Row ``index`` is one of the audit rows of this round's "Label next" list."""
+    suggested = state._suggested
+    if "rows" not in suggested:
+        return False
+    at = np.flatnonzero(np.asarray(suggested["rows"]) == index)
+    return bool(at.size) and suggested["reasons"][int(at[0])] == "audit"
+
+
 def check(state: RunState, store: LabelStore) -> dict:
     """The given labels that look wrong, most doubtful first, beside their out-of-fold guess."""
     if state.result is None:

@@ -22,7 +22,7 @@ import numpy as np
 from ...errors import InputError, MissingSplit
 from ...fingerprint import Fingerprinter, fingerprint
 from ..images.dataset import UNKNOWN, ImageDataset
-from ..readers.options import LoadOptions
+from ..readers.options import LoadOptions, label_files
 from ..readers.registry import dataset_entry, load_dataset
 from .splits import Split, load_split, make_split
 
@@ -41,6 +41,8 @@ class Problem:
     test : ImageDataset or None, held-out images with labels
     split : Split or None, how ``given`` was drawn from a benchmark set
     notes : tuple of str, what was held out or ignored, in words
+    audit : ndarray (n,) of bool or None, the given labels drawn uniformly at random (the
+            ``audit`` rows of ``suggest``): an unbiased sample for the estimated accuracy
     """
 
     train: ImageDataset
@@ -49,6 +51,7 @@ class Problem:
     test: ImageDataset | None
     split: Split | None
     notes: tuple[str, ...] = ()
+    audit: np.ndarray | None = None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -64,10 +67,11 @@ class Problem:
         their names, and each file's size and modification time, or the pixels of an
         in-memory set), ``labels`` (the given labels, keyed by example, so a reordered listing
         is the same labels) and ``test`` (the test examples and their classes)."""
-        prints = {
-            "images": images_fingerprint(self.train),
-            "labels": fingerprint(sorted(self.given_by_name().items())),
-        }
+        labels = sorted(self.given_by_name().items())
+        if self.audit is not None and self.audit.any():  # which of them are audit rows
+            names = self.train.example_names()
+            labels = [labels, sorted(names[i] for i in np.flatnonzero(self.audit))]
+        prints = {"images": images_fingerprint(self.train), "labels": fingerprint(labels)}
         if self.test is not None:
             names = self.test.example_names()
             known = [self.test.classes[k] if k >= 0 else "" for k in self.test.labels]
@@ -191,15 +195,14 @@ def load_problem(
         else:
             split = make_split(train.labels, n_labeled, seed=seed, dataset=train.name)
         given, truth = split.masked_labels(train.labels), train.labels
-        if options.labels_from and not _reads_labels_from(spec):
-            given = _labels_on_top(train, given, Path(options.labels_from).expanduser())
-            notes.append(f"labels of {options.labels_from} on top of the split")
+        for path in [] if _reads_labels_from(spec) else label_files(options):
+            given = _labels_on_top(train, given, path)
+            notes.append(f"labels of {path} on top of the split")
     else:
         split, truth = None, None
-        if options.labels_from and not _reads_labels_from(spec):  # shards: corrections by key
-            labels = _labels_on_top(train, train.labels, Path(options.labels_from).expanduser())
-            train = replace(train, labels=labels)
-            notes.append(f"labels of {options.labels_from} on top of the data set's")
+        for path in [] if _reads_labels_from(spec) else label_files(options):  # shards: by key
+            train = replace(train, labels=_labels_on_top(train, train.labels, path))
+            notes.append(f"labels of {path} on top of the data set's")
         train, test = _users_labels(spec, train, test, notes, validation_fraction, seed)
         given = train.labels
         _check_labels_given(spec, train, labels_required)

@@ -33,7 +33,7 @@ from ..images.dataset import UNKNOWN, ImageDataset, channel_statistics
 from ..images.files import FileImages
 from ..images.listing import check_unreadable, choose_channels, choose_size, probe, walk_images
 from ..tables import OUT_OF_SCOPE, header_index, read_rows
-from .options import LoadOptions
+from .options import LoadOptions, label_files
 from .registry import register_dataset
 
 logger = logging.getLogger(__name__)
@@ -219,6 +219,21 @@ def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> d
     return out
 
 
+def read_audit_rows(path: Path) -> set[str]:
+    """The filled rows of a ``to_label.csv`` whose ``reason`` is ``audit`` (drawn at random by
+    ``suggest``), by path; a file without a reason column has none."""
+    rows = read_rows(path, "to_label file")
+    columns = header_index(rows[0], ("path", "label", "reason")) if rows else None
+    if columns is None:
+        return set()
+    width = max(columns.values()) + 1
+    return {
+        str(Path(r[columns["path"]]))
+        for r in rows[1:]
+        if len(r) >= width and r[columns["reason"]] == "audit" and r[columns["label"]]
+    }
+
+
 def _with_to_label(labeled: _Labeled, path: Path, root: Path) -> _Labeled:
     """``labeled`` with a filled to_label.csv on top (its labels win)."""
     named = read_to_label(path, root, labeled.files, labeled.classes)
@@ -231,8 +246,9 @@ def list_folder(root: Path, split: str, opts: LoadOptions) -> _Labeled:
     """The files of ``split`` under ``root`` (relative to it) with their labels (a filled
     to_label.csv, ``labels_from``, on top)."""
     listed = _list_folder(root, split, opts)
-    if split != "test" and opts.labels_from:
-        listed = _with_to_label(listed, Path(opts.labels_from).expanduser(), root)
+    if split != "test":
+        for path in label_files(opts):
+            listed = _with_to_label(listed, path, root)
     return listed
 
 

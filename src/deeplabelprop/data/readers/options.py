@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..images.dataset import Normalization
 
@@ -18,7 +19,8 @@ class LoadOptions:
     ``image_size`` (square) or ``size`` (height, width) fit every image to one size (``resize``:
     "crop" the centre after scaling the shorter side, or "squash"); ``channels`` forces grey (1)
     or RGB (3). ``unreadable``: "stop" or "skip" files that cannot be read. ``labels``: a
-    ``path,label`` CSV for a folder; ``labels_from``: a filled ``to_label.csv`` on top of it. ``cache``: how decoded images are kept (see
+    ``path,label`` CSV for a folder; ``labels_from``: a filled ``to_label.csv`` on top of it (or several
+    files, each on top of the ones before). ``cache``: how decoded images are kept (see
     :mod:`deeplabelprop.data.images.cache`). ``classes`` and ``normalization`` are set from the training
     split when the test split is read, so both agree.
     """
@@ -30,7 +32,7 @@ class LoadOptions:
     resize: str = "crop"
     unreadable: str = "stop"
     labels: str | None = None
-    labels_from: str | None = None
+    labels_from: str | tuple[str, ...] | None = None
     cache: str = "auto"
     num_workers: int = 0
     download: bool = False
@@ -41,3 +43,11 @@ class LoadOptions:
     key_column: str | None = None
     classes: tuple[str, ...] | None = None
     normalization: Normalization | None = None
+
+
+def label_files(opts: LoadOptions) -> list[Path]:
+    """The files of ``labels_from``, in the order they go on top of each other."""
+    given = opts.labels_from
+    if not given:
+        return []
+    return [Path(f).expanduser() for f in ((given,) if isinstance(given, str) else given)]
