@@ -112,8 +112,10 @@ def test_pretrain_on_a_folder_nobody_labeled_then_the_cold_start(tmp_path):
     from tests.conftest import recipe_config
     from tests.data.test_folder import digit_images, png
 
-    for i, (_, a) in enumerate(digit_images(n_per_class=20)):
+    for i, (k, a) in enumerate(digit_images(n_per_class=20)):
         png(tmp_path / "flat" / f"img {i:03d}.png", a)
+        if i % 6 == 0:  # a test folder with classes nobody has labeled yet: no kNN monitor
+            png(tmp_path / "flat" / "test" / NAMES[k] / f"t{i}.png", a)
     cfg = recipe_config(
         "pretrain",
         {"dataset": f"folder:{tmp_path / 'flat'}", "image_size": 16, "width": 4},

@@ -49,6 +49,24 @@ from .saved import Preprocessing, load_model, load_weights, register_build
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("auto", "cls", "pooled", "mean")
+
+# the kinds of ``KIND:NAME_OR_PATH`` specs: loader(name_or_path, pooling) -> Pretrained
+MODEL_KINDS: dict[str, Callable[[str, str], Pretrained]] = {}
+
+
+def register_model_kind(kind: str):
+    """Decorator: register a loader of ``kind:NAME_OR_PATH`` specs (pooling is checked before:
+    only ``hf:`` takes one other than "auto")."""
+
+    def decorate(load):
+        if kind in MODEL_KINDS:
+            raise ValueError(f"model kind {kind!r} is registered twice")
+        MODEL_KINDS[kind] = load
+        return load
+
+    return decorate
+
+
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 #: torchvision's ImageNet evaluation transform for its ResNet (V1) weights
 TORCHVISION_IMAGENET = Preprocessing(
@@ -181,6 +199,7 @@ def _hf_normalisation(processor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
+@register_model_kind("hf")
 def _load_hf(name: str, pooling: str) -> Pretrained:
     transformers = require("transformers")
     transformers.logging.set_verbosity_error()
@@ -235,7 +254,8 @@ def _offline_message(name: str, why: str) -> str:
 
 
 # -- TorchScript ----------------------------------------------------------------------------------
-def _load_torchscript(path: str) -> Pretrained:
+@register_model_kind("torchscript")
+def _load_torchscript(path: str, pooling: str = "auto") -> Pretrained:
     file = Path(path).expanduser()
     if not file.is_file():
         raise InputError(f"torchscript:{path}: no such file")
@@ -304,6 +324,16 @@ def _load_resnet(arch: str, path: str) -> Pretrained:
     return Pretrained(net.eval(), TORCHVISION_IMAGENET, f"{arch}:{path}", "auto")
 
 
+@register_model_kind("resnet18")
+def _load_resnet18(path: str, pooling: str = "auto") -> Pretrained:
+    return _load_resnet("resnet18", path)
+
+
+@register_model_kind("resnet50")
+def _load_resnet50(path: str, pooling: str = "auto") -> Pretrained:
+    return _load_resnet("resnet50", path)
+
+
 # -- this package's encoders ----------------------------------------------------------------------
 class _EncoderBody(nn.Module):
     def __init__(self, network: nn.Module):
@@ -314,7 +344,8 @@ class _EncoderBody(nn.Module):
         return self.network.embed(x)
 
 
-def _load_encoder(path: str) -> Pretrained:
+@register_model_kind("encoder")
+def _load_encoder(path: str, pooling: str = "auto") -> Pretrained:
     saved = load_model(Path(path).expanduser(), what="encoder")
     pre = saved.preprocessing
     if pre.size is None:
@@ -327,21 +358,9 @@ def load_pretrained(spec: str, pooling: str = "auto") -> Pretrained:
     if pooling not in POOLINGS:
         raise InputError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     kind, sep, rest = spec.partition(":")
+    kinds = ", ".join(f"{k}:" for k in MODEL_KINDS)
     if not sep or not rest:
-        raise InputError(
-            f"model {spec!r}: give hf:NAME_OR_PATH, torchscript:PATH, resnet18:PATH, "
-            "resnet50:PATH or encoder:PATH"
-        )
-    if kind == "hf":
-        return _load_hf(rest, pooling)
-    if pooling != "auto":
-        raise InputError(f"pooling applies to hf: models only; {kind}: models give one embedding")
-    if kind == "torchscript":
-        return _load_torchscript(rest)
-    if kind in ("resnet18", "resnet50"):
-        return _load_resnet(kind, rest)
-    if kind == "encoder":
-        return _load_encoder(rest)
+        raise InputError(f"model {spec!r}: give KIND:NAME_OR_PATH, KIND one of {kinds}")
     if kind in ("torchvision", "timm"):
         raise InputError(
             f"model {spec!r}: {kind}: models are not loaded directly; for torchvision's ResNets "
@@ -349,10 +368,11 @@ def load_pretrained(spec: str, pooling: str = "auto") -> Pretrained:
             "export the model with torch.jit.script and give torchscript:PATH with a "
             "preprocessing.json"
         )
-    raise InputError(
-        f"model {spec!r}: unknown kind {kind!r}; give hf:, torchscript:, resnet18:, resnet50: "
-        "or encoder:"
-    )
+    if kind not in MODEL_KINDS:
+        raise InputError(f"model {spec!r}: unknown kind {kind!r}; give {kinds}")
+    if pooling != "auto" and kind != "hf":
+        raise InputError(f"pooling applies to hf: models only; {kind}: models give one embedding")
+    return MODEL_KINDS[kind](rest, pooling)
 
 
 @register_build("pretrained")

@@ -14,18 +14,70 @@ from .resnet import resnet18, resnet50
 from .small_cnn import SmallCNN
 from .wide_resnet import WideResNet
 
-BACKBONES: dict[str, Callable[..., nn.Module]] = {
-    "small-cnn": lambda c, width=None: SmallCNN(c, width or 32),
-    "small-cnn-gn": lambda c, width=None: SmallCNN(c, width or 32, norm="group"),
-    "conv4": lambda c, width=None: Conv4(c, width or 64),
-    "conv13": lambda c, width=None: Conv13(c, width or 128),
-    "wrn-28-2": lambda c, width=None: WideResNet(c, 28, width or 2),
-    "wrn-28-10": lambda c, width=None: WideResNet(c, 28, width or 10),
-    "resnet18": lambda c, width=None: resnet18(c, "cifar"),
-    "resnet18-imagenet": lambda c, width=None: resnet18(c, "imagenet"),
-    "resnet50": lambda c, width=None: resnet50(c, "cifar"),
-    "resnet50-imagenet": lambda c, width=None: resnet50(c, "imagenet"),
-}
+BACKBONES: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_backbone(name: str):
+    """Decorator: register ``build(in_channels, width=None) -> nn.Module`` as backbone ``name``
+    (how every kind of part is registered: a decorator where it is defined)."""
+
+    def decorate(build):
+        if name in BACKBONES:
+            raise ValueError(f"backbone {name!r} is registered twice")
+        BACKBONES[name] = build
+        return build
+
+    return decorate
+
+
+@register_backbone("small-cnn")
+def _small_cnn(c: int, width: int | None = None) -> nn.Module:
+    return SmallCNN(c, width or 32)
+
+
+@register_backbone("small-cnn-gn")
+def _small_cnn_gn(c: int, width: int | None = None) -> nn.Module:
+    return SmallCNN(c, width or 32, norm="group")
+
+
+@register_backbone("conv4")
+def _conv4(c: int, width: int | None = None) -> nn.Module:
+    return Conv4(c, width or 64)
+
+
+@register_backbone("conv13")
+def _conv13(c: int, width: int | None = None) -> nn.Module:
+    return Conv13(c, width or 128)
+
+
+@register_backbone("wrn-28-2")
+def _wrn_28_2(c: int, width: int | None = None) -> nn.Module:
+    return WideResNet(c, 28, width or 2)
+
+
+@register_backbone("wrn-28-10")
+def _wrn_28_10(c: int, width: int | None = None) -> nn.Module:
+    return WideResNet(c, 28, width or 10)
+
+
+@register_backbone("resnet18")
+def _resnet18(c: int, width: int | None = None) -> nn.Module:
+    return resnet18(c, "cifar")
+
+
+@register_backbone("resnet18-imagenet")
+def _resnet18_imagenet(c: int, width: int | None = None) -> nn.Module:
+    return resnet18(c, "imagenet")
+
+
+@register_backbone("resnet50")
+def _resnet50(c: int, width: int | None = None) -> nn.Module:
+    return resnet50(c, "cifar")
+
+
+@register_backbone("resnet50-imagenet")
+def _resnet50_imagenet(c: int, width: int | None = None) -> nn.Module:
+    return resnet50(c, "imagenet")
 
 
 def build_model(

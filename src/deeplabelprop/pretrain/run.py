@@ -118,7 +118,10 @@ def train_metric(
     train_set, test_set = problem.train, problem.test
     labels = problem.given if labels is None else np.asarray(labels)
     n_classes = len(train_set.classes)
-    monitor = None if test_set is None else KnnMonitor(test_set.images, test_set.labels, n_classes)
+    known = problem.truth if problem.truth is not None else labels  # the monitor's memory labels
+    monitor = None  # Wu et al.'s weighted kNN needs labeled training images to vote
+    if test_set is not None and (np.asarray(known) >= 0).any():
+        monitor = KnnMonitor(test_set.images, test_set.labels, n_classes)
     torch.manual_seed(seed)
     network, build = metric_network(m, model, width, train_set.shape[2], n_classes, device)
     stream = ImageStream(
@@ -140,8 +143,7 @@ def train_metric(
     if monitor is not None:
         # Wu et al.'s final figure (their code's kNN with recompute_memory=1): the memory is the
         # clean embeddings of the training images, not the bank of augmented views
-        memory = problem.truth if problem.truth is not None else labels
-        recomputed = monitor(network, stream, embeddings, memory)["knn_accuracy"]
+        recomputed = monitor(network, stream, embeddings, known)["knn_accuracy"]
         metrics = {**metrics, "knn_accuracy_recomputed": recomputed}
     save_encoder(out / "encoder.pt", network, build, train_set, m, resize)
     save_npy(out / "features.npy", embeddings.cpu().numpy().astype(np.float32))

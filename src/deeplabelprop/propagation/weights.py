@@ -20,29 +20,39 @@ import numpy as np
 from ..errors import InputError
 from .confidence import DMT_SIGMA, entropy_weight, margin_confidence, top_probability
 
+WEIGHTS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {}
 
+
+def register_weight(name: str):
+    """Decorator: register ``weight(probabilities, temperature) -> (n,)`` as weight ``name``."""
+
+    def decorate(weight):
+        if name in WEIGHTS:
+            raise ValueError(f"weight {name!r} is registered twice")
+        WEIGHTS[name] = weight
+        return weight
+
+    return decorate
+
+
+@register_weight("margin")
 def _margin(p: np.ndarray, temperature: float) -> np.ndarray:
     return margin_confidence(p, temperature)
 
 
+@register_weight("entropy")
 def _entropy(p: np.ndarray, temperature: float) -> np.ndarray:
     return entropy_weight(p)
 
 
+@register_weight("top-probability")
 def _top(p: np.ndarray, temperature: float) -> np.ndarray:
     return top_probability(p)
 
 
+@register_weight("uniform")
 def _uniform(p: np.ndarray, temperature: float) -> np.ndarray:
     return np.ones(p.shape[0])
-
-
-WEIGHTS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
-    "margin": _margin,
-    "entropy": _entropy,
-    "top-probability": _top,
-    "uniform": _uniform,
-}
 
 
 def check_weight_name(name: str, *, allow_own: bool = False, setting: str = "weight") -> None:

@@ -312,8 +312,9 @@ def _no_subfolders(root: Path, opts: LoadOptions) -> bool:
 
 @register_layout("unlabeled-pile", detect=_no_subfolders)
 def _pile_train(root: Path, opts: LoadOptions) -> _Labeled:
-    """A folder of images nobody has labeled yet."""
+    """A folder of images nobody has labeled yet (but test/, the test split)."""
     files, ignored = walk_images(root, root)
+    files = [f for f in files if Path(f).parts[0] not in TEST_FOLDERS]
     return _Labeled(files, [UNKNOWN] * len(files), (), ignored)
 
 
