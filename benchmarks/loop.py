@@ -89,6 +89,7 @@ def measure(run: Path, truth: dict[str, str]) -> dict:
 def arm(name: str, args, encoder: Path, pretrain: Path, truth: dict[str, str]) -> list[dict]:
     folder = args.work / name / "folder"
     if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["cp", "-al", str(args.folder), str(folder)], check=True)
     run = args.work / name / "run"
     common = [

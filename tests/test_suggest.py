@@ -181,3 +181,15 @@ def test_three_rounds_keep_every_filled_file_and_their_audit_rows(tmp_path, caps
     record = json.loads((run / "run.json").read_text())
     assert main(command) == 0
     assert json.loads((run / "run.json").read_text())["round"] == record["round"] == 3
+    # a correction in the review page of a row a file gave wins in its next round: the page's
+    # rerun does not put the recorded file back on top
+    from deeplabelprop.review.rerun import rerun
+    from deeplabelprop.review.store import LabelStore
+
+    store = LabelStore(run)
+    key = filled[0]["path"]
+    other = next(n for n in NAMES if n != store.label(key))
+    store.set_label(store.target.keys.index(key), other)
+    rerun(run, ["labels_from=none"])
+    rows = {r["path"]: r for r in csv.DictReader(open(run / "pseudo_labels.csv"))}
+    assert rows[key]["given"] == "1" and rows[key]["label"] == other

@@ -66,9 +66,9 @@ class Review:
 
     def propagate(self) -> None:
         """Start propagating again with the labels as they are now (refused while one runs)."""
-        target = self.store.target
-        overrides = target.overrides if target.csv.is_file() else ()
-        self.rerun.start(overrides)
+        # every label is in the label file now (a run keeps its --labels-from rows there), which
+        # the run reads itself: the recorded file must not go on top of the page's corrections
+        self.rerun.start(("labels_from=none",))
 
 
 def _json_view(review: Review, compute):

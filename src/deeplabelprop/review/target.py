@@ -7,8 +7,8 @@
 * A benchmark set (arrays such as ``fashion-mnist``, or a fully labeled ``<class>/`` or
   ImageNet folder) or shards (``webdataset:``, ``parquet:``, ``arrow:``): ``labels.csv``
   beside the run, keyed by the data set's own key (its example name, ``fashion-mnist#123``,
-  its path, or the shard's key), read on top of the data set's labels through the
-  ``labels_from`` setting.
+  its path, or the shard's key), which the run reads on top of the data set's labels
+  (``recipes/run_dir.with_kept_labels``).
 """
 
 from __future__ import annotations
@@ -32,15 +32,13 @@ class LabelTarget:
     """``csv``: the label file written; ``keys``: the key of each row of the run (its
     ``names``); ``base``: labels that do not come from ``csv`` (class folders, a benchmark
     split) by key; ``root``: the image folder (None for arrays); ``fixed_classes``: a
-    benchmark set's classes (None: the person manages them); ``overrides``: the settings a
-    rerun needs to read ``csv``."""
+    benchmark set's classes (None: the person manages them)."""
 
     csv: Path
     keys: tuple[str, ...]
     base: dict[str, str]
     root: Path | None
     fixed_classes: tuple[str, ...] | None
-    overrides: tuple[str, ...] = ()
 
 
 def run_labels(run: Path) -> tuple[np.ndarray, list[str], list[str]]:
@@ -78,7 +76,6 @@ def label_target(run: str | Path) -> LabelTarget:
         _split_base(run, names, classes),
         root,
         tuple(classes),
-        (f"labels_from={csv.resolve()}",),
     )
 
 
