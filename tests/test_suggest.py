@@ -105,7 +105,7 @@ def test_a_run_round_trip_with_labels_from(tmp_path, capsys):
         run_dmt(small(root, labels_from=str(tmp_path / "bad.csv")), run)
 
 
-def test_pretrain_on_a_folder_nobody_labeled_then_the_cold_start(tmp_path):
+def test_pretrain_on_a_folder_nobody_labeled_then_the_cold_start(tmp_path, capsys):
     """Issue 25: a folder with no labels is a valid data set for pretrain (instance
     discrimination reads no label) and suggest; pretrain writes its features by file."""
     from deeplabelprop.recipes import run_pretrain
@@ -129,6 +129,24 @@ def test_pretrain_on_a_folder_nobody_labeled_then_the_cold_start(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "pre" / "rounds" / "1" / "to_label.csv")))
     assert [r["reason"] for r in rows] == ["typical"] * 5 + ["audit"]
     assert all(r["path"].startswith("img ") and r["guess"] == "" for r in rows)
+    # round 1: the person names the classes as they come (new:NAME); the run keeps them in the
+    # folder's labels.csv, which the folder had no
+    for r in rows:
+        r["label"] = "new:" + NAMES[int(r["path"][4:7]) // 20]
+    with open(tmp_path / "filled.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    config = tmp_path / "dmt.toml"
+    config.write_text(
+        f'recipe = "dmt"\ndataset = "folder:{tmp_path / "flat"}"\nimage_size = 16\nwidth = 4\n'
+        '[metric]\nsource = "none"\n[propagate]\nmethod = "knn-vote"\n'
+        "[finetune]\nepochs = 1\nbatch_size = 16\n"
+    )
+    run = ["run", str(config), "-o", str(tmp_path / "run")]
+    assert main([*run, "--labels-from", str(tmp_path / "filled.csv")]) == 0
+    kept = {r["path"]: r["label"] for r in csv.DictReader(open(tmp_path / "flat" / "labels.csv"))}
+    assert kept == {r["path"]: r["label"][4:] for r in rows}
 
 
 def fill(to_label, out, *, reasons=("typical", "uncertain", "audit")):

@@ -20,7 +20,7 @@ from ..data.tables import OUT_OF_SCOPE, header_index, read_rows
 from ..errors import InputError
 from ..locking import labels_lock
 from . import log as label_log
-from .target import LabelTarget, label_target
+from .target import LabelTarget, label_target, run_labels
 
 HOW = ("typed", "accepted", "imported")
 
@@ -125,7 +125,7 @@ class LabelStore:
         rows = filled_rows(path)
         with self._mutex, labels_lock(self.target.csv):
             outside = self._catch_up()
-            known = set(self.classes())
+            known = set(self.classes()) | set(run_labels(self.run)[1])  # the run's, new included
             for label in set(rows.values()) - {OUT_OF_SCOPE}:
                 self._check_label(label, known)
             # the paths were checked against the data set by the run that read the file (a
