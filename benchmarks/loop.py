@@ -82,7 +82,8 @@ def measure(run: Path, truth: dict[str, str]) -> dict:
         "given": len(rows) - len(unl),
         "test_accuracy": results.get("test_accuracy"),
         "pseudo_accuracy": float(np.mean([truth[r["path"]] == r["label"] for r in unl])),
-        "estimate": [est.get("value"), est.get("low"), est.get("high"), est.get("basis")],
+        "estimate": [est.get("value"), est.get("low"), est.get("high")],
+        "audit": est.get("audit"),
     }
 
 
@@ -158,14 +159,19 @@ def main() -> None:
         )
     table = {a: arm(a, args, pretrain / "encoder.pt", pretrain, truth) for a in args.arms}
     (args.work / "loop.json").write_text(json.dumps(table, indent=1))
-    print("\n| round | labels | " + " | ".join(f"{a}: test, pseudo, estimate" for a in table) + " |")
+    print(
+        "\n| round | labels | " + " | ".join(f"{a}: test, pseudo, estimate" for a in table) + " |"
+    )
     print("|---|---|" + "---|" * len(table))
     for i, budget in enumerate(args.budgets):
         cells = []
         for a in table:
             r = table[a][i]
-            v, lo, hi, basis = r["estimate"]
-            est = "" if v is None else f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] ({basis})"
+            v, lo, hi = r["estimate"]
+            est = "" if v is None else f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+            if r["audit"]:
+                a = r["audit"]
+                est += f", audit {a['hits']}/{a['n']} [{100 * a['low']:.0f}, {100 * a['high']:.0f}]"
             cells.append(
                 f"{100 * r['test_accuracy']:.1f} %, {100 * r['pseudo_accuracy']:.1f} %, {est}"
             )
