@@ -143,7 +143,8 @@ def main() -> None:
         part = args.out.with_suffix(f".{w}.json")
         command = [str(torchrun), "--standalone", f"--nproc_per_node={w}", __file__, "--worker"]
         command += [
-            f"--{k}={getattr(args, k)}" for k in ("points", "dims", "classes", "labels", "order", "method")
+            f"--{k}={getattr(args, k)}"
+            for k in ("points", "dims", "classes", "labels", "order", "method")
         ]
         subprocess.run([*command, f"--out={part}"], check=True, env={**os.environ})
         report = json.loads(part.read_text())

@@ -98,14 +98,32 @@ STRATEGIES = (
 SCHEDULE = [("cold", 10), ("cold", 20), ("cold", 40), ("round", 60), ("round", 80), ("round", 100)]
 
 
+def folder_features(path: str) -> np.ndarray:
+    """The rows of a features.npz written for the Fashion-MNIST folder, in the order of the
+    training set (each file is named ``fashion_folder.opaque("train", i)``)."""
+    from fashion_folder import opaque
+
+    with np.load(path, allow_pickle=False) as z:
+        where = {p: k for k, p in enumerate(z["paths"].tolist())}
+        order = [where[f"unlabeled/{opaque('train', i)}"] for i in range(len(where))]
+        return z["features"][order].astype(np.float32)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
     p.add_argument("--features", help="an (n, d) .npy instead of PCA-64 of the pixels")
+    p.add_argument(
+        "--folder-features",
+        help="features.npz of `pretrain` or `embed` on benchmarks/fashion_folder.py's folder "
+        "(rows by path, put back in the data set's order)",
+    )
     args = p.parse_args()
     x, truth = fashion_pca(64)
     if args.features:
         x = np.load(args.features).astype(np.float32)
+    if args.folder_features:
+        x = folder_features(args.folder_features)
     unit = l2_normalize(x)
     table: dict = {}
     for seed in args.seeds:
