@@ -31,7 +31,8 @@ class RecipeConfig:
     """Data: ``dataset`` is a registered name or ``folder:PATH`` (your images), with
     ``image_size`` (square; default: the images' own size when they share one), ``resize``
     (how images of other shapes are fitted), ``labels`` (a ``path,label`` CSV for a folder),
-    ``labels_from`` (a filled ``to_label.csv`` of ``suggest``, on top of the others),
+    ``labels_from`` (a filled ``to_label.csv`` of ``suggest``, on top of the others; the ``run``
+    command then keeps its rows in the label file, so later rounds need not name it),
     ``image_column``, ``label_column`` and ``key_column`` (the columns of ``parquet:`` and
     ``arrow:`` shards), ``unreadable`` (stop or skip files that cannot be read), ``validation_fraction`` (labeled
     images held out as the test set when the data has no test split), ``subset`` (a seeded
