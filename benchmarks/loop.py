@@ -118,7 +118,8 @@ def arm(name: str, args, encoder: Path, pretrain: Path, truth: dict[str, str]) -
         else:
             source = pretrain if k == 1 else run
             audit = [] if k == 1 else ["--audit", str(args.audit)]
-            call(["suggest", str(source), "-n", str(n), *audit, "-o", str(to_label)])
+            seed = ["--seed", str(args.seed)]
+            call(["suggest", str(source), "-n", str(n), *audit, *seed, "-o", str(to_label)])
         filled = to_label.with_name(f"filled{k}.csv")
         fill(to_label, filled, truth)
         call([*common, "--labels-from", str(filled)])
