@@ -18,6 +18,7 @@ BASE = {
     "_torchio",
     "_runfile",
     "_optional",
+    "_registry",
     "atomic",
     "config",
     "distributed",

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._optional import require
+from .._registry import registrar
 from .._torchio import load_torch
 from ..errors import InputError
 from .network import Network
@@ -54,17 +55,9 @@ POOLINGS = ("auto", "cls", "pooled", "mean")
 MODEL_KINDS: dict[str, Callable[[str, str], Pretrained]] = {}
 
 
-def register_model_kind(kind: str):
-    """Decorator: register a loader of ``kind:NAME_OR_PATH`` specs (pooling is checked before:
-    only ``hf:`` takes one other than "auto")."""
-
-    def decorate(load):
-        if kind in MODEL_KINDS:
-            raise ValueError(f"model kind {kind!r} is registered twice")
-        MODEL_KINDS[kind] = load
-        return load
-
-    return decorate
+# @register_model_kind(kind) on a loader of kind:NAME_OR_PATH specs; pooling is checked before
+# (only hf: takes one other than "auto")
+register_model_kind = registrar(MODEL_KINDS, "model kind")
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .._registry import registrar
 from ..errors import InputError
 from .conv4 import Conv4
 from .conv13 import Conv13
@@ -17,17 +18,8 @@ from .wide_resnet import WideResNet
 BACKBONES: dict[str, Callable[..., nn.Module]] = {}
 
 
-def register_backbone(name: str):
-    """Decorator: register ``build(in_channels, width=None) -> nn.Module`` as backbone ``name``
-    (how every kind of part is registered: a decorator where it is defined)."""
-
-    def decorate(build):
-        if name in BACKBONES:
-            raise ValueError(f"backbone {name!r} is registered twice")
-        BACKBONES[name] = build
-        return build
-
-    return decorate
+# @register_backbone(name) on build(in_channels, width=None) -> nn.Module
+register_backbone = registrar(BACKBONES, "backbone")
 
 
 @register_backbone("small-cnn")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .._registry import registrar
 from .._torchio import load_torch, save_torch
 from ..errors import InputError
 from .network import Network
@@ -89,14 +90,8 @@ def save_model(
 SAVED_BUILDS: dict[str, Callable[[dict], torch.nn.Module]] = {}
 
 
-def register_build(name: str):
-    """Decorator: rebuild networks saved with build name ``name`` by ``fn(build) -> Network``."""
-
-    def decorate(fn):
-        SAVED_BUILDS[name] = fn
-        return fn
-
-    return decorate
+# @register_build(name) on fn(build) -> Network: rebuilds networks saved with build name ``name``
+register_build = registrar(SAVED_BUILDS, "saved build")
 
 
 def load_model(path: str | Path, device: str = "cpu", *, what: str = "model") -> SavedModel:

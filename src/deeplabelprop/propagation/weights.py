@@ -17,22 +17,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._registry import registrar
 from ..errors import InputError
 from .confidence import DMT_SIGMA, entropy_weight, margin_confidence, top_probability
 
 WEIGHTS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {}
 
 
-def register_weight(name: str):
-    """Decorator: register ``weight(probabilities, temperature) -> (n,)`` as weight ``name``."""
-
-    def decorate(weight):
-        if name in WEIGHTS:
-            raise ValueError(f"weight {name!r} is registered twice")
-        WEIGHTS[name] = weight
-        return weight
-
-    return decorate
+# @register_weight(name) on weight(probabilities, temperature) -> (n,)
+register_weight = registrar(WEIGHTS, "weight")
 
 
 @register_weight("margin")

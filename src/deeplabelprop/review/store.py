@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .._runfile import read_run
 from ..atomic import atomic_path
-from ..data.readers.folder import NEW_CLASS, read_label_csv
+from ..data.readers.folder import NEW_CLASS, filled_to_label, read_label_csv
 from ..data.tables import OUT_OF_SCOPE, header_index, read_rows
 from ..errors import InputError
 from ..locking import labels_lock
@@ -298,16 +298,11 @@ def _read_keyed(path: Path) -> dict[str, str]:
 def filled_rows(path: Path) -> dict[str, str]:
     """{path: label} of the rows of a ``to_label.csv`` whose label is filled in (``new:NAME``
     read as NAME)."""
-    rows = read_rows(path, "to_label file")
-    columns = header_index(rows[0], ("path", "label")) if rows else None
-    if columns is None:
-        raise InputError(f"{path} has no header with 'path' and 'label' columns (from `suggest`)")
-    out = {}
-    for r in rows[1:]:
-        label = r[columns["label"]].strip() if len(r) > columns["label"] else ""
-        if label:
-            out[str(Path(r[columns["path"]]))] = label.removeprefix(NEW_CLASS).strip()
-    return out
+    named = {
+        rel: label.strip().removeprefix(NEW_CLASS).strip()
+        for _, rel, label, _ in filled_to_label(path)
+    }
+    return {rel: label for rel, label in named.items() if label}
 
 
 def _write_rows(path: Path, rows: dict[str, str]) -> None:

@@ -190,20 +190,33 @@ def _csv_layout(root: Path, labels_csv: Path) -> _Labeled:
 NEW_CLASS = "new:"  # how a to_label.csv row says its label is a class not seen before
 
 
-def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> dict[str, str]:
-    """The filled rows of a ``to_label.csv`` (``path`` and ``label`` columns; an empty label is
-    "not labeled yet") as {relative path: class name}. A path that is not an image of the data
-    set, or a label that is not a class (a new one is written ``new:NAME``), is an error."""
+def filled_to_label(path: Path) -> list[tuple[int, str, str, str]]:
+    """(line, relative path, label as written, reason) of every row of a ``to_label.csv`` whose
+    label is filled in (an empty label is "not labeled yet"; the reason is "" in a file without
+    that column); the one reader of the file's layout."""
     rows = read_rows(path, "to_label file")
     columns = header_index(rows[0], ("path", "label")) if rows else None
     if columns is None:
         raise InputError(f"{path} has no header with 'path' and 'label' columns (from `suggest`)")
-    known, out = set(files), {}
+    reason = (header_index(rows[0], ("reason",)) or {}).get("reason")
+
+    def cell(row: list[str], at: int | None) -> str:
+        return row[at] if at is not None and len(row) > at else ""
+
+    out = []
     for line, row in enumerate(rows[1:], start=2):
-        name = row[columns["label"]] if len(row) > columns["label"] else ""
-        if not name:
-            continue
-        rel = str(Path(row[columns["path"]]))
+        label = cell(row, columns["label"])
+        if label:
+            out.append((line, str(Path(row[columns["path"]])), label, cell(row, reason)))
+    return out
+
+
+def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> dict[str, str]:
+    """The filled rows of a ``to_label.csv`` as {relative path: class name}. A path that is not
+    an image of the data set, or a label that is not a class (a new one is written
+    ``new:NAME``), is an error."""
+    known, out = set(files), {}
+    for line, rel, name, _ in filled_to_label(path):
         if rel not in known:
             raise InputError(
                 f"{path}, row {line}: {rel} is not an image of the data set under {root}"
@@ -221,17 +234,8 @@ def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> d
 
 def read_audit_rows(path: Path) -> set[str]:
     """The filled rows of a ``to_label.csv`` whose ``reason`` is ``audit`` (drawn at random by
-    ``suggest``), by path; a file without a reason column has none."""
-    rows = read_rows(path, "to_label file")
-    columns = header_index(rows[0], ("path", "label", "reason")) if rows else None
-    if columns is None:
-        return set()
-    width = max(columns.values()) + 1
-    return {
-        str(Path(r[columns["path"]]))
-        for r in rows[1:]
-        if len(r) >= width and r[columns["reason"]] == "audit" and r[columns["label"]]
-    }
+    ``suggest``), by path."""
+    return {rel for _, rel, _, reason in filled_to_label(path) if reason == "audit"}
 
 
 def _with_to_label(labeled: _Labeled, path: Path, root: Path) -> _Labeled:
