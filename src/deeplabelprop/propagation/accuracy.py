@@ -16,8 +16,9 @@ benchmarks/RESULTS.md). The **audit** rows are a random sample (``suggest`` draw
 uniformly from the unlabeled images): given them, the estimate carries an :class:`AuditCheck`,
 how many of them came back as given when hidden, with Wilson's interval, and says when the
 estimate falls outside it. The estimate itself still uses every held-out label: measured along
-the same loop, an estimate from the audit rows alone (prediction-powered, Angelopoulos et al.
-2023) erred by ±11 to ±18 points at 3 audit rows a round, against +2 to +11 for this one.
+the same loop at 3 audit rows a round, the audit rows' hit rate spread by ±12 to ±31 points
+over 3 splits and a prediction-powered estimate from them (Angelopoulos et al. 2023) by ±6 to
+±20, against errors of +4 to +11 (spread ±1 to ±7) for this one.
 """
 
 from __future__ import annotations
