@@ -99,7 +99,8 @@ def per_row_costs(args) -> dict:
     import torch
 
     from deeplabelprop.graph import knn_graph, l2_normalize
-    from deeplabelprop.propagation.cg import shifted_operator, sparse_operator
+    from deeplabelprop.graph.operator import sparse_operator
+    from deeplabelprop.propagation.cg import shifted_operator
 
     x, _, _ = data(args.points, args.dims, args.classes, args.labels, args.order)
     x = l2_normalize(x)

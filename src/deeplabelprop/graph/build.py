@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from ..errors import DataWarning
 from .affinity import adjacency, edge_weights, normalize_symmetric, symmetrize
 from .knn import knn, l2_normalize, neighbor_recall, plan_search
+from .operator import LocalOperator
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,20 @@ class Graph:
     normalized: sp.csr_matrix
     degrees: np.ndarray
     knn_recall: float | None
+    _operators: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def operator(self, device: str | torch.device, dtype: torch.dtype) -> LocalOperator:
+        """𝒲 on ``device`` in ``dtype``, in locality order: built once per (device, dtype) and
+        kept, so that the held-out solves and later rounds on a kept graph reuse it."""
+        key = (str(device), dtype)
+        if key not in self._operators:
+            same_device = [op for (d, _), op in self._operators.items() if d == key[0]]
+            self._operators[key] = (
+                same_device[0].as_type(dtype)  # one order and one set of indices per device
+                if same_device
+                else LocalOperator.build(self.normalized, device, dtype)
+            )
+        return self._operators[key]
 
 
 RECALL_FLOOR = 0.9  # an approximate search that finds fewer true neighbours is redone exactly

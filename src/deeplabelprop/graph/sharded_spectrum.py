@@ -29,8 +29,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import distributed
+from .operator import sparse_operator
 from .sharded import ShardedGraph, tensor_device
-from .spectrum import Spectrum, _to_torch_csr, chebyshev_filter, lowest_eigenvalue_bound
+from .spectrum import Spectrum, chebyshev_filter, lowest_eigenvalue_bound
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def sharded_eigenpairs(
     process's rows (see the module docstring)."""
     n = graph.n_samples
     device = tensor_device()
-    w = _to_torch_csr(graph.normalized, device)
+    w = sparse_operator(graph.normalized, device, torch.float32)
     block = min(n - 1, n_components + (oversampling or max(16, math.ceil(0.15 * n_components))))
     gen = torch.Generator().manual_seed(int(random_state) * 7919 + distributed.rank())
     rows = graph.rows.stop - graph.rows.start

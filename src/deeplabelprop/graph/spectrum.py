@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.csgraph import reverse_cuthill_mckee
 from scipy.sparse.linalg import eigsh
 from sklearn.exceptions import ConvergenceWarning
 
 from ..errors import InputError
+from .operator import LocalOperator
 
 logger = logging.getLogger(__name__)
 
@@ -118,20 +118,6 @@ def _as_spectrum(theta, vecs, normalized, n_iter: int, converged: bool) -> Spect
     )
 
 
-def _to_torch_csr(m: sp.csr_matrix, device: str) -> torch.Tensor:
-    with (
-        warnings.catch_warnings()
-    ):  # "sparse CSR support is in beta": the products used here are stable
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(m.indptr.astype(np.int64)),
-            torch.from_numpy(m.indices.astype(np.int64)),
-            torch.from_numpy(m.data.astype(np.float32)),
-            size=m.shape,
-            device=device,
-        )
-
-
 #: columns of the dense block per sparse product on a CPU. A row of 𝒲 gathers rows of the
 #: block at random: once the block outgrows the caches (n × 230 floats is 184 MB at n = 200k)
 #: every gather misses, and a product over the whole block cost 0.56 s at 200k against 0.19 s
@@ -175,11 +161,11 @@ def _chebyshev_filter(
     c = (high + low) / 2.0
     expand = expand or (lambda v: v)
     y = torch.addmm(x, w, expand(x), beta=-c / e, alpha=1.0 / e)  # (𝒲 - c) x / e
-    prev = x
+    prev = x.clone()  # two blocks, overwritten in turn: no n × c block allocated per degree
     for _ in range(2, degree + 1):
-        nxt = torch.addmm(prev, w, expand(y), beta=-1.0, alpha=2.0 / e)  # 2(𝒲 - c) y / e - prev
-        nxt.add_(y, alpha=-2.0 * c / e)
-        prev, y = y, nxt
+        prev.addmm_(w, expand(y), beta=-1.0, alpha=2.0 / e)  # 2(𝒲 - c) y / e - prev
+        prev.add_(y, alpha=-2.0 * c / e)
+        prev, y = y, prev
     return y
 
 
@@ -223,10 +209,8 @@ def _chebyshev_subspace(
 ) -> Spectrum:
     n = normalized.shape[0]
     block = min(n - 1, n_components + (oversampling or max(16, math.ceil(0.15 * n_components))))
-    perm = reverse_cuthill_mckee(
-        normalized, symmetric_mode=True
-    )  # locality for the sparse products
-    w = _to_torch_csr(normalized[perm][:, perm].tocsr(), device)
+    op = LocalOperator.build(normalized, device, torch.float32)  # locality for the products
+    w = op.matrix
     gen = torch.Generator().manual_seed(random_state)
     x = torch.randn(n, block, generator=gen).to(device)
     x, _ = torch.linalg.qr(x)
@@ -265,7 +249,6 @@ def _chebyshev_subspace(
             ConvergenceWarning,
             stacklevel=3,
         )
-    vecs = np.empty((n, n_components), dtype=np.float64)
-    vecs[perm] = x[:, :n_components].cpu().double().numpy()
+    vecs = op.from_local(x[:, :n_components]).cpu().double().numpy()
     theta_np = theta[:n_components].cpu().double().numpy()
     return Spectrum(1.0 - theta_np, vecs, it, converged, float(residual[:n_components].max()))

@@ -1,35 +1,18 @@
 """Conjugate gradient for several right-hand sides at once (one independent CG per column), in
 torch on the device the data are on (CPU or CUDA).
 
-The graph methods solve with a sparse matrix: :func:`sparse_operator` puts a SciPy matrix on a
-device as a torch CSR tensor (on 2 CPU cores its product with an n × c block is also 1.6x
-faster than SciPy's at 60k points; benchmarks/RESULTS.md).
+The graph methods solve with a sparse matrix put on a device as a torch CSR tensor
+(:mod:`deeplabelprop.graph.operator`; on 2 CPU cores its product with an n × c block is 1.6x
+faster than SciPy's at 60k points, and more in locality order; benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import torch
-
-
-def sparse_operator(
-    matrix: sp.spmatrix, device: str | torch.device, dtype: torch.dtype = torch.float64
-) -> torch.Tensor:
-    """``matrix`` as a torch CSR tensor of ``dtype`` (float64 by default) on ``device``."""
-    m = sp.csr_matrix(matrix, dtype=np.float64 if dtype == torch.float64 else np.float32)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product is what we use
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(m.indptr.astype(np.int64)),
-            torch.from_numpy(m.indices.astype(np.int64)),
-            torch.from_numpy(m.data),
-            size=m.shape,
-            check_invariants=False,  # built by SciPy: sorted, in range
-        ).to(device)
 
 
 def conjugate_gradient(
@@ -84,26 +67,35 @@ def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float, reduce: Callable):
     x = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()
-    b_norm = reduce((b * b).sum(dim=0)).sqrt()
-    rs = reduce((r * r).sum(dim=0))
+    # every n × c temporary is allocated once: at 60k × 32 columns a fresh one per operation
+    # (page faults on first touch) cost as much as the arithmetic on it
+    ap, tmp = torch.empty_like(b), torch.empty_like(b)
+    into = (
+        matvec.into if isinstance(matvec, ShiftedOperator) else lambda v, out: out.copy_(matvec(v))
+    )
+
+    def dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return reduce(torch.mul(u, v, out=tmp).sum(dim=0))
+
+    b_norm = dot(b, b).sqrt()
+    rs = dot(r, r)
     target = (tol * b_norm) ** 2
     active = rs > target
     n_iter = 0
     zero = torch.zeros_like(rs)
-    # in place where it can be: at 60k × 100 columns a fresh n × c temporary costs as much as
-    # the arithmetic on it; the stopping test reads one flag from the device per iteration
+    # the stopping test reads one flag from the device per iteration
     while n_iter < max_iter and bool(active.any()):
-        ap = matvec(p)
+        into(p, ap)
         n_iter += 1
-        pap = reduce((p * ap).sum(dim=0))
+        pap = dot(p, ap)
         ok = active & (pap > 0)
         step = torch.where(ok, rs / torch.where(ok, pap, 1.0), zero)
         x.addcmul_(p, step)
         r.addcmul_(ap, step, value=-1.0)
-        rs_new = reduce((r * r).sum(dim=0))
+        rs_new = dot(r, r)
         ok = active & (rs > 0)
         beta = torch.where(ok, rs_new / torch.where(ok, rs, 1.0), zero)
-        p.mul_(beta).add_(r)
+        torch.addcmul(r, p, beta, out=p)  # p = r + β p
         rs = torch.where(active, rs_new, rs)
         active &= rs > target
     rel = (rs.sqrt() / torch.where(b_norm > 0, b_norm, 1.0)).cpu().numpy()
@@ -112,7 +104,25 @@ def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float, reduce: Callable):
     return x, n_iter, not bool(active.any()), rel
 
 
-def shifted_operator(matrix: torch.Tensor, alpha: float):
-    """v ↦ v - α·M v in one fused sparse product (``torch.addmm``): half the time of computing
-    M v and subtracting it (no n × c temporaries)."""
-    return lambda v: torch.addmm(v, matrix, v, beta=1.0, alpha=-alpha)
+@dataclass(frozen=True)
+class ShiftedOperator:
+    """v ↦ v - α·M v (times ``expand(v)`` where the rows are one process's share and the
+    product needs its neighbours' rows too) in one fused sparse product (``torch.addmm``):
+    half the time of computing M v and subtracting it; :meth:`into` writes into a kept block."""
+
+    matrix: torch.Tensor
+    alpha: float
+    expand: Callable | None = None
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        return self.into(v, None)
+
+    def into(self, v: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+        """The product written into ``out`` (a new tensor when None)."""
+        w = self.expand(v) if self.expand else v
+        return torch.addmm(v, self.matrix, w, beta=1.0, alpha=-self.alpha, out=out)
+
+
+def shifted_operator(matrix: torch.Tensor, alpha: float, expand: Callable | None = None):
+    """v ↦ v - α·M v: see :class:`ShiftedOperator`."""
+    return ShiftedOperator(matrix, alpha, expand)

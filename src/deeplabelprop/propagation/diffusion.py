@@ -12,11 +12,12 @@ import torch
 
 from .. import distributed
 from .._params import Interval, Options
-from ..graph import BACKENDS
+from ..graph import BACKENDS, Graph
 from ..graph.knn import default_device
+from ..graph.operator import LocalOperator, sparse_operator
 from ..graph.sharded import ShardedGraph, tensor_device
 from .base import GraphPropagator, Prepared, label_matrix, stage
-from .cg import conjugate_gradient, shifted_operator, sparse_operator
+from .cg import conjugate_gradient, shifted_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
@@ -32,7 +33,7 @@ FOLD_CPU_COLUMNS = 32
 
 
 def diffuse(
-    normalized: sp.spmatrix | ShardedGraph,
+    graph: Graph | ShardedGraph | sp.spmatrix,
     y: np.ndarray,
     *,
     alpha: float = 0.99,
@@ -45,28 +46,38 @@ def diffuse(
     GPU when there is one), in ``dtype``.
 
     I - α𝒲 is symmetric positive definite for α in [0, 1) because 𝒲's spectrum lies in [-1, 1].
-    On a :class:`~deeplabelprop.graph.sharded.ShardedGraph`, ``y`` and Z are this process's
-    rows and every process runs the same iterations (halo exchanges, summed column sums).
+    ``graph``: a :class:`~deeplabelprop.graph.Graph` (its 𝒲 in locality order, kept between
+    solves), or 𝒲 itself as a sparse matrix. On a
+    :class:`~deeplabelprop.graph.sharded.ShardedGraph`, ``y`` and Z are this process's rows and
+    every process runs the same iterations (halo exchanges, summed column sums).
     Returns (Z, n_iter, converged, relative residual per class).
     """
-    if isinstance(normalized, ShardedGraph):
+    b = torch.from_numpy(np.asarray(y))
+    if isinstance(graph, ShardedGraph):
         device = tensor_device()
-        w = sparse_operator(normalized.normalized, device, dtype)
-        matvec = lambda v: torch.addmm(v, w, normalized.with_halo(v), beta=1.0, alpha=-alpha)  # noqa: E731
-        reduce = distributed.sum_of
+        w = sparse_operator(graph.normalized, device, dtype)
+        z, n_iter, converged, rel = conjugate_gradient(
+            shifted_operator(w, alpha, graph.with_halo),
+            b.to(device=device, dtype=dtype),
+            max_iter=max_iter,
+            tol=tol,
+            dtype=dtype,
+            reduce=distributed.sum_of,
+        )
+        return z.cpu().numpy(), n_iter, converged, rel
+    device = device or default_device()
+    if isinstance(graph, Graph):
+        op = graph.operator(device, dtype)
     else:
-        device = device or default_device()
-        matvec, reduce = shifted_operator(sparse_operator(normalized, device, dtype), alpha), None
-    b = torch.from_numpy(np.asarray(y)).to(device=device, dtype=dtype)
+        op = LocalOperator.build(graph, device, dtype)
     z, n_iter, converged, rel = conjugate_gradient(
-        matvec, b, max_iter=max_iter, tol=tol, dtype=dtype, reduce=reduce
+        shifted_operator(op.matrix, alpha),
+        op.to_local(b.to(device=device, dtype=dtype)),
+        max_iter=max_iter,
+        tol=tol,
+        dtype=dtype,
     )
-    return z.cpu().numpy(), n_iter, converged, rel
-
-
-def _operand(graph):
-    """What :func:`diffuse` solves on: this process's rows of a sharded graph, else 𝒲."""
-    return graph if isinstance(graph, ShardedGraph) else graph.normalized
+    return op.from_local(z).cpu().numpy(), n_iter, converged, rel
 
 
 def _rows(graph, n: int) -> slice:
@@ -176,7 +187,7 @@ class Diffusion(GraphPropagator):
                 mine = kept[(kept >= rows.start) & (kept < rows.stop)] - rows.start
                 rhs[mine, j] = 1.0 / kept.size if self.normalize_labels else 1.0
             z, *_ = diffuse(
-                _operand(graph),
+                graph,
                 rhs,
                 alpha=main.info["fitted_params"]["alpha"],  # the real solve's (all labels)
                 max_iter=max(main.n_iter, 1),
@@ -196,7 +207,7 @@ class Diffusion(GraphPropagator):
             alpha = self.alpha if self.alpha is not None else fitted_alpha((y >= 0).sum(), y.size)
             graph = prepared.data["graph"]
             z, n_iter, converged, resid = diffuse(
-                _operand(graph),
+                graph,
                 label_matrix(
                     y, c, normalize=self.normalize_labels, rows=_rows(graph, prepared.n_samples)
                 ),

@@ -19,8 +19,9 @@ import torch
 from .._params import Interval, Options
 from ..graph import BACKENDS
 from ..graph.knn import default_device
+from ..graph.operator import sparse_operator
 from .base import GraphPropagator, Prepared, label_matrix, stage
-from .cg import conjugate_gradient, shifted_operator, sparse_operator
+from .cg import conjugate_gradient, shifted_operator
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
