@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 
 from deeplabelprop.graph import knn_graph
-from deeplabelprop.graph.operator import LocalOperator, locality_order, sparse_operator
+from deeplabelprop.graph.operator import LocalOperator, locality_order, renumbered, sparse_operator
 
 
 def shuffled_path(n: int, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -54,3 +54,17 @@ def test_sparse_operator_is_the_matrix():
     built = LocalOperator.build(w, "cpu", torch.float64)
     order = built.order.numpy()
     np.testing.assert_array_equal(built.matrix.to_dense().numpy(), w[order][:, order].toarray())
+
+
+def test_renumbering_equals_scipys_permutation():
+    rng = np.random.default_rng(3)
+    m = sp.random(300, 300, density=0.05, random_state=4, format="csr")
+    m = (m + m.T).tocsr()
+    order = rng.permutation(300)
+    indptr, indices, data = renumbered(m, order, torch.float32)
+    assert indptr.dtype == indices.dtype == np.int32 and data.dtype == np.float32
+    got = sp.csr_matrix((data, indices, indptr), shape=m.shape)
+    np.testing.assert_allclose(got.toarray(), m[order][:, order].toarray(), rtol=1e-6)
+    for i in range(300):  # each row's columns sorted
+        row = indices[indptr[i] : indptr[i + 1]]
+        assert (np.diff(row) > 0).all()
