@@ -44,7 +44,7 @@ def test_local_products_equal_the_original_ones():
     a, b = g.operator("cpu", torch.float64), g.operator("cpu", torch.float32)
     assert a.matrix.col_indices().data_ptr() == b.matrix.col_indices().data_ptr()
     assert a.matrix.col_indices().dtype == torch.int32
-    assert g.operator("cpu", torch.float32) is b  # kept
+    assert g.operator("cpu", torch.float64) is a  # kept
 
 
 def test_sparse_operator_is_the_matrix():

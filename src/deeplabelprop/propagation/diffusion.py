@@ -33,7 +33,7 @@ FOLD_CPU_COLUMNS = 32
 
 
 def diffuse(
-    graph: Graph | ShardedGraph | sp.spmatrix,
+    graph: Graph | ShardedGraph | LocalOperator | sp.spmatrix,
     y: np.ndarray,
     *,
     alpha: float = 0.99,
@@ -47,7 +47,7 @@ def diffuse(
 
     I - α𝒲 is symmetric positive definite for α in [0, 1) because 𝒲's spectrum lies in [-1, 1].
     ``graph``: a :class:`~deeplabelprop.graph.Graph` (its 𝒲 in locality order, kept between
-    solves), or 𝒲 itself as a sparse matrix. On a
+    solves), that operator itself, or 𝒲 as a sparse matrix. On a
     :class:`~deeplabelprop.graph.sharded.ShardedGraph`, ``y`` and Z are this process's rows and
     every process runs the same iterations (halo exchanges, summed column sums).
     Returns (Z, n_iter, converged, relative residual per class).
@@ -66,7 +66,9 @@ def diffuse(
         )
         return z.cpu().numpy(), n_iter, converged, rel
     device = device or default_device()
-    if isinstance(graph, Graph):
+    if isinstance(graph, LocalOperator):
+        op = graph
+    elif isinstance(graph, Graph):
         op = graph.operator(device, dtype)
     else:
         op = LocalOperator.build(graph, device, dtype)
@@ -180,6 +182,8 @@ class Diffusion(GraphPropagator):
         if on_cpu or (self.device or default_device()) == "cpu":
             per_block = min(per_block, FOLD_CPU_COLUMNS)
         scores = [main.scores[fold].copy() for fold in folds]
+        if isinstance(graph, Graph):  # float32, for these solves only: not kept on the graph
+            graph = graph.operator(self.device or default_device(), torch.float32, keep=False)
         for start in range(0, len(columns), per_block):
             block = columns[start : start + per_block]
             rhs = np.zeros((n, len(block)), dtype=np.float32)

@@ -270,6 +270,7 @@ class Pipeline:
             prepared = self._prepared_shard(x, len(y), propagator, graph)
         else:
             prepared = self._prepared(x, propagator, graph=graph)
+        del x  # the checked unit rows: what the solves need is in ``prepared`` (2.6 GB at 10 M)
         result = propagator.solve(prepared, y, c)
         result = self._with_weights(result, propagator)
         method = self.calibration if calibrate or self.weight == CALIBRATED else "none"
