@@ -100,7 +100,7 @@ def per_row_costs(args) -> dict:
 
     from deeplabelprop.graph import knn_graph, l2_normalize
     from deeplabelprop.graph.operator import sparse_operator
-    from deeplabelprop.propagation.cg import shifted_operator
+    from deeplabelprop.propagation.cg import ShiftedOperator
 
     x, _, _ = data(args.points, args.dims, args.classes, args.labels, args.order)
     x = l2_normalize(x)
@@ -109,7 +109,7 @@ def per_row_costs(args) -> dict:
     faiss.knn(q, x, 11, metric=faiss.METRIC_INNER_PRODUCT)
     search = (time.perf_counter() - t) / (len(q) * len(x))
     g = knn_graph(x, 10)
-    op = shifted_operator(sparse_operator(g.normalized, "cpu"), 0.99)
+    op = ShiftedOperator(sparse_operator(g.normalized, "cpu"), 0.99)
     v = torch.ones((len(x), args.classes), dtype=torch.float64)
     op(v)
     t = time.perf_counter()

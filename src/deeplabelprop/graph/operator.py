@@ -46,12 +46,13 @@ def _numpy_type(dtype: torch.dtype):
 
 
 def _csr_tensor(indptr, indices, data, shape, device) -> torch.Tensor:
+    """A torch CSR tensor of the arrays (NumPy's are shared, not copied) on ``device``."""
     with warnings.catch_warnings():  # "sparse CSR support is in beta": the product is what we use
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(
-            torch.from_numpy(indptr),
-            torch.from_numpy(indices),
-            torch.from_numpy(data),
+            torch.as_tensor(indptr),
+            torch.as_tensor(indices),
+            torch.as_tensor(data),
             size=shape,
             check_invariants=False,  # built by SciPy or by renumbering: sorted, in range
         ).to(device)
@@ -110,12 +111,8 @@ class LocalOperator:
     def as_type(self, dtype: torch.dtype) -> LocalOperator:
         """The same operator with values in ``dtype``, sharing the order and the indices."""
         m = self.matrix
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            values = m.values().to(dtype)
-            matrix = torch.sparse_csr_tensor(
-                m.crow_indices(), m.col_indices(), values, size=m.shape, check_invariants=False
-            )
+        values = m.values().to(dtype)
+        matrix = _csr_tensor(m.crow_indices(), m.col_indices(), values, m.shape, m.device)
         return LocalOperator(matrix, self.order)
 
     def to_local(self, v: torch.Tensor) -> torch.Tensor:

@@ -121,8 +121,3 @@ class ShiftedOperator:
         """The product written into ``out`` (a new tensor when None)."""
         w = self.expand(v) if self.expand else v
         return torch.addmm(v, self.matrix, w, beta=1.0, alpha=-self.alpha, out=out)
-
-
-def shifted_operator(matrix: torch.Tensor, alpha: float, expand: Callable | None = None):
-    """v ↦ v - α·M v: see :class:`ShiftedOperator`."""
-    return ShiftedOperator(matrix, alpha, expand)

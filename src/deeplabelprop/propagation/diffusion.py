@@ -17,7 +17,7 @@ from ..graph.knn import default_device
 from ..graph.operator import LocalOperator, sparse_operator
 from ..graph.sharded import ShardedGraph, tensor_device
 from .base import GraphPropagator, Prepared, label_matrix, stage
-from .cg import conjugate_gradient, shifted_operator
+from .cg import ShiftedOperator, conjugate_gradient
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
@@ -53,33 +53,30 @@ def diffuse(
     Returns (Z, n_iter, converged, relative residual per class).
     """
     b = torch.from_numpy(np.asarray(y))
-    if isinstance(graph, ShardedGraph):
+    if isinstance(graph, ShardedGraph):  # this process's rows; neighbours' rows by exchange
         device = tensor_device()
         w = sparse_operator(graph.normalized, device, dtype)
-        z, n_iter, converged, rel = conjugate_gradient(
-            shifted_operator(w, alpha, graph.with_halo),
-            b.to(device=device, dtype=dtype),
-            max_iter=max_iter,
-            tol=tol,
-            dtype=dtype,
-            reduce=distributed.sum_of,
-        )
-        return z.cpu().numpy(), n_iter, converged, rel
-    device = device or default_device()
-    if isinstance(graph, LocalOperator):
-        op = graph
-    elif isinstance(graph, Graph):
-        op = graph.operator(device, dtype)
+        matvec, reduce = ShiftedOperator(w, alpha, graph.with_halo), distributed.sum_of
+        inward = outward = lambda v: v  # noqa: E731
     else:
-        op = LocalOperator.build(graph, device, dtype)
+        device = device or default_device()
+        if isinstance(graph, LocalOperator):
+            op = graph
+        elif isinstance(graph, Graph):
+            op = graph.operator(device, dtype)
+        else:
+            op = LocalOperator.build(graph, device, dtype)
+        matvec, reduce = ShiftedOperator(op.matrix, alpha), None
+        inward, outward = op.to_local, op.from_local
     z, n_iter, converged, rel = conjugate_gradient(
-        shifted_operator(op.matrix, alpha),
-        op.to_local(b.to(device=device, dtype=dtype)),
+        matvec,
+        inward(b.to(device=device, dtype=dtype)),
         max_iter=max_iter,
         tol=tol,
         dtype=dtype,
+        reduce=reduce,
     )
-    return op.from_local(z).cpu().numpy(), n_iter, converged, rel
+    return outward(z).cpu().numpy(), n_iter, converged, rel
 
 
 def _rows(graph, n: int) -> slice:

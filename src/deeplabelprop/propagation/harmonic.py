@@ -21,7 +21,7 @@ from ..graph import BACKENDS
 from ..graph.knn import default_device
 from ..graph.operator import sparse_operator
 from .base import GraphPropagator, Prepared, label_matrix, stage
-from .cg import conjugate_gradient, shifted_operator
+from .cg import ShiftedOperator, conjugate_gradient
 from .registry import register_propagator
 from .result import PropagationResult, finalize, normalize_rows
 from .weights import example_weights
@@ -56,7 +56,7 @@ def harmonic_solution(
     device = device or default_device()
     s_op = sparse_operator(s, device)
     g, n_iter, converged, resid = conjugate_gradient(
-        shifted_operator(s_op, 1.0), torch.from_numpy(rhs).to(device), max_iter=max_iter, tol=tol
+        ShiftedOperator(s_op, 1.0), torch.from_numpy(rhs).to(device), max_iter=max_iter, tol=tol
     )
     f[unl] = scale[:, None] * g.cpu().numpy()
     return f, n_iter, converged, resid
