@@ -34,6 +34,25 @@ def test_diffuse_equals_spsolve(blobs):
     np.testing.assert_allclose(z, expected, atol=1e-10)
 
 
+def test_diffuse_at_some_rows_equals_spsolve_at_those_rows(blobs):
+    # the held-out solves keep their iterate at the held-out rows only; on a kept graph those
+    # rows are looked up in its locality order
+    x, _, labels = blobs
+    g = knn_graph(x, 10)
+    y = label_matrix(labels, 3)
+    rows = np.random.default_rng(1).choice(len(x), 17, replace=False)
+    a = sp.identity(len(x), format="csc") - 0.9 * g.normalized.tocsc()
+    expected = np.column_stack([spsolve(a, y[:, c]) for c in range(3)])[rows]
+    for graph in (g, g.normalized):
+        z, _, converged, _ = diffuse(graph, y, alpha=0.9, max_iter=500, tol=1e-12, rows=rows)
+        assert converged and z.shape == (17, 3)
+        np.testing.assert_allclose(z, expected, atol=1e-10)
+    # a fixed number of iterations, as the held-out solves run: the same rows of the same iterate
+    full, *_ = diffuse(g, y, alpha=0.9, max_iter=7, tol=0.0)
+    some, *_ = diffuse(g, y, alpha=0.9, max_iter=7, tol=0.0, rows=rows)
+    np.testing.assert_allclose(some, full[rows], rtol=1e-12, atol=1e-15)
+
+
 def test_label_matrix_is_class_normalised():
     y = label_matrix(np.array([0, 0, 1, -1]), 2)
     np.testing.assert_allclose(y, [[0.5, 0], [0.5, 0], [0, 1], [0, 0]])

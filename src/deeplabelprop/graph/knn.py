@@ -153,7 +153,7 @@ def knn(
         See the module docstring and :func:`plan_search`.
     nprobe : int, optional
         IVF lists visited per query (default: 8, or more for small lists, then doubled until
-        a sample of 1,000 queries finds 95 % of its true neighbours: :func:`tune_nprobe`).
+        a sample of 500 queries finds 95 % of its true neighbours: :func:`tune_nprobe`).
     chunk_size : int, optional
         Query rows per block for the torch backend (default: sized to the memory,
         :func:`block_rows`).
@@ -247,10 +247,17 @@ def _search_faiss_flat(
 
 
 RECALL_TARGET = 0.95  # nprobe is raised until a sample of queries finds this share
-RECALL_SAMPLE = 1000
+# queries in each exact sample (the tuning's, and the recall check's on other rows): 500 queries
+# × k neighbours measure a recall near 0.95 to about ±0.01; two samples of 1,000 took 0.43 s of
+# a 1.4 s propagation at 60k points (Fashion-MNIST PCA-64; benchmarks/RESULTS.md)
+RECALL_SAMPLE = 500
 LARGE_IVF = 2_000_000  # from here: ~4√n lists and an HNSW quantizer (faiss's guidance)
 SEARCH_BLOCK = 262_144  # queries per block of the full search (progress and time left)
 TUNE_FROM_ONE = 500_000  # from here the tuning starts at one list: the search is most of the time
+# below TUNE_FROM_ONE the tuning starts at this many lists (or more, for small lists): at 60k
+# points 4 lists already find 96.7 % of the neighbours, but the graph then costs 0.1-0.5 points
+# of accuracy against 8 lists' 99.5 % (Fashion-MNIST PCA-64, 100 and 1,000 labels)
+FIRST_NPROBE = 8
 
 
 def ivf_lists(n: int) -> int:
@@ -374,7 +381,9 @@ def _search_faiss_approximate(
         # visit enough lists that on average they hold several times k points (from
         # TUNE_FROM_ONE points: one list), then more until a sample of queries finds
         # RECALL_TARGET of its neighbours (an explicit nprobe is used as given)
-        default = 1 if n >= TUNE_FROM_ONE else min(nlist, max(8, math.ceil(4 * k * nlist / n)))
+        default = (
+            1 if n >= TUNE_FROM_ONE else min(nlist, max(FIRST_NPROBE, math.ceil(4 * k * nlist / n)))
+        )
         chosen = nprobe or tune_nprobe(x, ix, ivf, k, default, random_state)
         _set_nprobe(ivf, chosen)
         ix, resources = _on_device(ix, device)
@@ -416,7 +425,11 @@ def _search_torch(
 
 
 def neighbor_recall(
-    features: np.ndarray, indices: np.ndarray, *, n_queries: int = 1000, random_state: int = 0
+    features: np.ndarray,
+    indices: np.ndarray,
+    *,
+    n_queries: int = RECALL_SAMPLE,
+    random_state: int = 0,
 ) -> float:
     """Fraction of the true k nearest neighbours that ``indices`` contains, on sampled rows.
 

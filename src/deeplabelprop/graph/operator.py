@@ -119,6 +119,12 @@ class LocalOperator:
         """The rows of ``v`` (n, ...) in the local order."""
         return v[self.order]
 
+    def local_rows(self, rows: np.ndarray) -> torch.Tensor:
+        """Where the original ``rows`` sit in the local order."""
+        inverse = torch.empty_like(self.order)
+        inverse[self.order] = torch.arange(self.order.numel(), device=self.order.device)
+        return inverse[torch.as_tensor(rows, device=self.order.device)]
+
     def from_local(self, v: torch.Tensor) -> torch.Tensor:
         """The rows of a local ``v`` back in the original order."""
         out = torch.empty_like(v)

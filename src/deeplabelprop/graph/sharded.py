@@ -79,10 +79,6 @@ class ShardedGraph:
         their owners send in one exchange."""
         return with_halo(v, self.send, self.receive)
 
-    def at(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``values`` (own rows, c) at the global ``rows``: see :func:`rows_at`."""
-        return rows_at(values, self.rows, rows)
-
 
 def rows_at(values: np.ndarray, own: slice, rows: np.ndarray) -> np.ndarray:
     """``values`` (this process's rows ``own``, c) at the global ``rows``, whichever process

@@ -23,6 +23,7 @@ def conjugate_gradient(
     tol: float = 1e-6,
     dtype: torch.dtype = torch.float64,
     reduce: Callable | None = None,
+    rows: torch.Tensor | None = None,
 ):
     """Solve A X = B for symmetric positive-definite A, column by column, in lock step.
 
@@ -35,23 +36,25 @@ def conjugate_gradient(
     ``tol=0`` runs exactly ``max_iter`` iterations. ``reduce``: when the rows of ``b`` are one
     process's share of the system (``matvec`` exchanging what it needs), the sum over processes
     of each column sum (:func:`~deeplabelprop.distributed.sum_of`), so that every process takes
-    the same steps.
+    the same steps. ``rows``: keep and return only these rows of X (a tensor of row indices on
+    the device of ``b``); the iteration itself is unchanged, but the one n × c update of X per
+    iteration shrinks to those rows (the held-out solves read only the held-out rows).
 
     Returns
     -------
-    x : array or tensor of the shape and kind of ``b``
+    x : array or tensor of the shape and kind of ``b`` (its ``rows`` only, when given)
     n_iter : int            iterations run (products with A)
     converged : bool        every column reached the tolerance
     relative_residual : ndarray of shape (c,)
     """
     if isinstance(b, torch.Tensor):
-        return _cg(matvec, b.to(dtype), max_iter, tol, reduce or _local)
+        return _cg(matvec, b.to(dtype), max_iter, tol, reduce or _local, rows)
 
     def on_tensors(v: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(np.asarray(matvec(v.numpy())), dtype=dtype)
 
     x, n_iter, converged, rel = _cg(
-        on_tensors, torch.from_numpy(np.asarray(b)).to(dtype), max_iter, tol, reduce or _local
+        on_tensors, torch.from_numpy(np.asarray(b)).to(dtype), max_iter, tol, reduce or _local, rows
     )
     return x.numpy(), n_iter, converged, rel
 
@@ -60,11 +63,11 @@ def _local(sums: torch.Tensor) -> torch.Tensor:
     return sums
 
 
-def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float, reduce: Callable):
+def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float, reduce: Callable, rows=None):
     squeeze = b.ndim == 1
     if squeeze:
         b = b[:, None]
-    x = torch.zeros_like(b)
+    x = torch.zeros_like(b) if rows is None else b.new_zeros((len(rows), b.shape[1]))
     r = b.clone()
     p = r.clone()
     # every n × c temporary is allocated once: at 60k × 32 columns a fresh one per operation
@@ -90,7 +93,7 @@ def _cg(matvec, b: torch.Tensor, max_iter: int, tol: float, reduce: Callable):
         pap = dot(p, ap)
         ok = active & (pap > 0)
         step = torch.where(ok, rs / torch.where(ok, pap, 1.0), zero)
-        x.addcmul_(p, step)
+        x.addcmul_(p if rows is None else p[rows], step)
         r.addcmul_(ap, step, value=-1.0)
         rs_new = dot(r, r)
         ok = active & (rs > 0)

@@ -15,7 +15,7 @@ from .._params import Interval, Options
 from ..graph import BACKENDS, Graph
 from ..graph.knn import default_device
 from ..graph.operator import LocalOperator, sparse_operator
-from ..graph.sharded import ShardedGraph, tensor_device
+from ..graph.sharded import ShardedGraph, summed, tensor_device
 from .base import GraphPropagator, Prepared, label_matrix, stage
 from .cg import ShiftedOperator, conjugate_gradient
 from .registry import register_propagator
@@ -41,6 +41,7 @@ def diffuse(
     tol: float = 1e-3,
     device: str | None = None,
     dtype: torch.dtype = torch.float64,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, bool, np.ndarray]:
     """Iscen eq. (10): solve (I - α𝒲) Z = Y by conjugate gradient on ``device`` (default: the
     GPU when there is one), in ``dtype``.
@@ -50,14 +51,20 @@ def diffuse(
     solves), that operator itself, or 𝒲 as a sparse matrix. On a
     :class:`~deeplabelprop.graph.sharded.ShardedGraph`, ``y`` and Z are this process's rows and
     every process runs the same iterations (halo exchanges, summed column sums).
+    ``rows``: return Z at these (global) rows only, the same array on every process; the CG
+    then keeps its iterate at them alone (the held-out solves).
     Returns (Z, n_iter, converged, relative residual per class).
     """
     b = torch.from_numpy(np.asarray(y))
+    keep = None
     if isinstance(graph, ShardedGraph):  # this process's rows; neighbours' rows by exchange
         device = tensor_device()
         w = sparse_operator(graph.normalized, device, dtype)
         matvec, reduce = ShiftedOperator(w, alpha, graph.with_halo), distributed.sum_of
         inward = outward = lambda v: v  # noqa: E731
+        if rows is not None:
+            mine = (rows >= graph.rows.start) & (rows < graph.rows.stop)
+            keep = torch.as_tensor(rows[mine] - graph.rows.start, device=device)
     else:
         device = device or default_device()
         if isinstance(graph, LocalOperator):
@@ -68,6 +75,8 @@ def diffuse(
             op = LocalOperator.build(graph, device, dtype)
         matvec, reduce = ShiftedOperator(op.matrix, alpha), None
         inward, outward = op.to_local, op.from_local
+        if rows is not None:
+            keep, outward = op.local_rows(rows), lambda v: v  # noqa: E731
     z, n_iter, converged, rel = conjugate_gradient(
         matvec,
         inward(b.to(device=device, dtype=dtype)),
@@ -75,8 +84,14 @@ def diffuse(
         tol=tol,
         dtype=dtype,
         reduce=reduce,
+        rows=keep,
     )
-    return outward(z).cpu().numpy(), n_iter, converged, rel
+    z = outward(z).cpu().numpy()
+    if isinstance(graph, ShardedGraph) and rows is not None:
+        at = np.zeros((len(rows), z.shape[1]), dtype=z.dtype)
+        at[mine] = z
+        z = summed(at)
+    return z, n_iter, converged, rel
 
 
 def _rows(graph, n: int) -> slice:
@@ -187,7 +202,7 @@ class Diffusion(GraphPropagator):
             for j, (_, _, kept) in enumerate(block):
                 mine = kept[(kept >= rows.start) & (kept < rows.stop)] - rows.start
                 rhs[mine, j] = 1.0 / kept.size if self.normalize_labels else 1.0
-            z, *_ = diffuse(
+            at, *_ = diffuse(
                 graph,
                 rhs,
                 alpha=main.info["fitted_params"]["alpha"],  # the real solve's (all labels)
@@ -195,8 +210,8 @@ class Diffusion(GraphPropagator):
                 tol=0.0,
                 device=self.device,
                 dtype=torch.float32,
+                rows=held,
             )
-            at = graph.at(z, held) if isinstance(graph, ShardedGraph) else z[held]
             for j, (k, cls, _) in enumerate(block):
                 scores[k][:, cls] = at[offsets[k] : offsets[k + 1], j]
         return [normalize_rows(np.clip(s, 0.0, None)) for s in scores]
