@@ -9,8 +9,9 @@ its own rounds from its own labels). Strategies: random uniform; random class-ba
 reference a user cannot draw: it needs the truth); TypiClust (Hacohen et al. 2022, as the
 paper: Euclidean k-means with |L| + B clusters on the features, typicality within the
 cluster, K = 20, the B largest uncovered clusters); ours (``deeplabelprop.selection.suggest``:
-faiss k-means on the features, typicality over all rows in the graph's cosine geometry,
-uncertainty past 5 labels per class).
+k-means on the features seeded by greedy k-means++ and run by faiss, the best of 3 runs,
+typicality within each cluster in the graph's cosine geometry, uncertainty past 5 labels per
+class).
 Propagation: ``propagate`` at its defaults (diffusion, calibrated).
 """
 

@@ -10,7 +10,7 @@ import pytest
 from deeplabelprop.cli import main
 from deeplabelprop.graph import l2_normalize
 from deeplabelprop.selection import suggest
-from deeplabelprop.selection.typicality import typicality
+from deeplabelprop.selection.typicality import cluster_typicality
 from tests.data.test_folder import NAMES, user_folder
 from tests.recipes.test_user_folder import small
 
@@ -22,20 +22,27 @@ def clusters(n_per=60, c=6, seed=0):
     return (centres[truth] + rng.normal(size=(truth.size, 6))).astype(np.float32), truth
 
 
-def test_cold_start_covers_every_cluster_with_typical_points():
-    x, truth = clusters()
-    unit = l2_normalize(x)
-    s = suggest(unit, np.full(truth.size, -1), 6)
-    assert sorted(truth[s.index]) == list(range(6))  # one per cluster: coverage
-    assert s.reason == ["typical"] * 6 and (s.guess == -1).all()
-    typ = typicality(unit)
-    for i in s.index:  # each pick is among the most typical of its cluster
-        mine = typ[truth == truth[i]]
-        assert typ[i] >= np.quantile(mine, 0.8)
-    # random picks cover fewer clusters on average
+def test_cold_start_covers_the_clusters_with_their_most_typical_points():
+    # k-means from one seeding can merge two clusters and split a third, so coverage is
+    # measured over 12 draws of the data (8 draws covered all 6 clusters; the earlier rule,
+    # faiss k-means on a subsample with typicality over all rows, 6 of 12)
     rng = np.random.default_rng(0)
-    covered = [np.unique(truth[rng.choice(truth.size, 6, replace=False)]).size for _ in range(200)]
-    assert np.mean(covered) < 5
+    covered, random_covered = [], []
+    for seed in range(12):
+        x, truth = clusters(seed=seed)
+        unit = l2_normalize(x)
+        s = suggest(unit, np.full(truth.size, -1), 6)
+        assert s.reason == ["typical"] * 6 and (s.guess == -1).all()
+        covered.append(np.unique(truth[s.index]).size)
+        if covered[-1] == 6:  # the clusters found: each pick is its cluster's most typical
+            typ = cluster_typicality(unit, truth)  # TypiClust's eq. 2 within each cluster
+            for i in s.index:
+                assert typ[i] == typ[truth == truth[i]].max()
+        random_covered += [
+            np.unique(truth[rng.choice(truth.size, 6, replace=False)]).size for _ in range(20)
+        ]
+    assert np.mean(covered) > 5.5 and min(covered) >= 5
+    assert np.mean(random_covered) < 4.8
 
 
 def test_suggest_features_then_a_filled_file_goes_back_into_propagate(tmp_path, capsys):

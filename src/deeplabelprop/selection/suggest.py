@@ -4,9 +4,9 @@
 2. **New labels**, ``n`` of them, one per k-means cluster that holds no label yet (k = labels
    given + n, TypiClust's coverage), so a batch never holds two near-duplicates:
    * at a cold start, and while there are fewer than ``UNCERTAIN_FROM`` labels per class, the
-     most *typical* point of each uncovered cluster (TypiClust, Hacohen et al. 2022): at tiny
-     budgets typical points beat uncertain ones (the pseudo labels are too weak to say where
-     they are wrong);
+     most *typical* point of each uncovered cluster, typicality measured within the cluster
+     (TypiClust, Hacohen et al. 2022): at tiny budgets typical points beat uncertain ones (the
+     pseudo labels are too weak to say where they are wrong);
    * past that, the point of highest typicality × (1 - calibrated confidence) × a class
      weight 1/√(labels of its pseudo class + 1): where propagation is unsure, in a dense
      region, of a class with few labels (DCoM's switch from typicality to uncertainty by
@@ -27,7 +27,7 @@ import numpy as np
 from .._validation import check_features
 from ..errors import InputError
 from ..graph import l2_normalize
-from .typicality import cover_clusters, kmeans_clusters, typicality
+from .typicality import cluster_typicality, cover_clusters, kmeans_clusters
 
 REASONS = ("check this label", "typical", "uncertain", "audit")
 UNCERTAIN_FROM = 5  # labels per class from which uncertainty joins typicality
@@ -94,8 +94,8 @@ def choose_new(x: np.ndarray, labels: np.ndarray, n: int, *, result=None, seed: 
         return [], "typical"
     labeled = labels >= 0
     x = check_features(x)
-    typical = typicality(l2_normalize(x), seed=seed)
     clusters = kmeans_clusters(x, int(labeled.sum()) + n, seed=seed)
+    typical = cluster_typicality(l2_normalize(x), clusters, seed=seed)
     n_classes = int(labels.max()) + 1 if labeled.any() else 0
     uncertain = (
         result is not None
