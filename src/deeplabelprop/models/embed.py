@@ -193,7 +193,7 @@ def embed_dataset(
     ``.npy`` of the features alone. Chunks of ``chunk_rows`` are kept beside ``out`` until the
     end, so a killed run continues where it stopped and gives the same file (``bfloat16``: see
     :func:`embed_rows`). Returns the features; ``stats`` (a dict, when given) gets the rows
-    embedded now and those read back from an earlier run's chunks."""
+    embedded now and those read back from an earlier run's chunks, over every rank."""
     out = _checked_output(Path(out).expanduser(), batch_size, chunk_rows)
     images = at_model_input(data.images, model)
     n = len(data)
@@ -226,7 +226,10 @@ def embed_dataset(
     if distributed.is_main():
         write_embedding(out, features, data, model.spec)
         shutil.rmtree(parts)
-    distributed.barrier()
+    # over every rank (each holds its own chunks' counts): a resumed rank 1 is said by rank 0
+    counts = distributed.sum_of(
+        torch.tensor([sum(chunks[i].size for i in mine) - earlier, earlier], dtype=torch.int64)
+    )
     if stats is not None:
-        stats.update(embedded=sum(chunks[i].size for i in mine) - earlier, earlier=earlier)
+        stats.update(embedded=int(counts[0]), earlier=int(counts[1]))
     return features
