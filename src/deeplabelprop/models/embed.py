@@ -226,7 +226,8 @@ def embed_dataset(
     if distributed.is_main():
         write_embedding(out, features, data, model.spec)
         shutil.rmtree(parts)
-    # over every rank (each holds its own chunks' counts): a resumed rank 1 is said by rank 0
+    # the counts over every rank (each holds its own chunks'), so that rank 0 says a resumed
+    # rank 1; the sum is also the barrier after rank 0's write
     counts = distributed.sum_of(
         torch.tensor([sum(chunks[i].size for i in mine) - earlier, earlier], dtype=torch.int64)
     )
