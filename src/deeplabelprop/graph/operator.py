@@ -121,8 +121,7 @@ class LocalOperator:
 
     def local_rows(self, rows: np.ndarray) -> torch.Tensor:
         """Where the original ``rows`` sit in the local order."""
-        inverse = torch.empty_like(self.order)
-        inverse[self.order] = torch.arange(self.order.numel(), device=self.order.device)
+        inverse = self.from_local(torch.arange(self.order.numel(), device=self.order.device))
         return inverse[torch.as_tensor(rows, device=self.order.device)]
 
     def from_local(self, v: torch.Tensor) -> torch.Tensor:
