@@ -142,7 +142,8 @@ def duplicate(root):
         (lambda r: (r / "labeled" / "empty").mkdir(parents=True), "labeled/empty holds no image"),
         (
             lambda r: (r / "labeled").rename(r / "labelled"),
-            "has no labeled image yet \\(its folders: labelled/, unlabeled/\\)",
+            "has no labeled image yet \\(its folders: labelled/, unlabeled/\\).*suggest.*"
+            "features from `deeplabelprop embed` or from a `pretrain` config",
         ),
         (lambda r: duplicate(r), "dup.png is the same file as the labeled"),
         (

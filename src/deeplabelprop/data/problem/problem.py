@@ -267,7 +267,8 @@ def _check_labels_given(spec: str, train: ImageDataset, labels_required: bool) -
         raise InputError(
             f"{spec} has no labeled image yet{f' (its folders: {folders})' if folders else ''}: "
             "label some (labeled/<class>/ or a labels.csv), or let `deeplabelprop suggest` "
-            "choose which to label first"
+            "choose which to label first, on features from `deeplabelprop embed` or from a "
+            "`pretrain` config such as configs/fashion-mnist/pretrain.toml (it needs no label)"
         )
     missing = [c for k, c in enumerate(train.classes) if not (given == k).any()]
     if missing:
