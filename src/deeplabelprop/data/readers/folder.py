@@ -214,7 +214,8 @@ def filled_to_label(path: Path) -> list[tuple[int, str, str, str]]:
 def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> dict[str, str]:
     """The filled rows of a ``to_label.csv`` as {relative path: class name}. A path that is not
     an image of the data set, or a label that is not a class (a new one is written
-    ``new:NAME``), is an error."""
+    ``new:NAME``), is an error. A data set with no class yet (the first round) takes the names
+    as written: there is no class to mistype."""
     known, out = set(files), {}
     for line, rel, name, _ in filled_to_label(path):
         if rel not in known:
@@ -223,7 +224,7 @@ def read_to_label(path: Path, root: Path, files: list[str], classes: tuple) -> d
             )
         if name.startswith(NEW_CLASS):
             name = name[len(NEW_CLASS) :].strip()
-        elif name not in classes and name != OUT_OF_SCOPE:
+        elif classes and name not in classes and name != OUT_OF_SCOPE:
             raise InputError(
                 f"{path}, row {line}: {name!r} is not a class ({', '.join(classes) or 'none yet'}); "
                 f"write {NEW_CLASS}{name} to add it as a new class"
