@@ -174,6 +174,29 @@ def test_bad_settings_are_one_line_errors(dataset, over, match):
         config(dataset, **over)
 
 
+@pytest.mark.parametrize("recipe", ["dmt", "lpdssl", "llp"])
+def test_an_encoder_of_another_width_is_refused_before_anything_is_written(
+    dataset, tmp_path, recipe
+):
+    """An encoder from elsewhere that the classifier cannot take is refused when the config is
+    checked, not at the finetune after the metric and propagate stages were written."""
+    from deeplabelprop.models import build_model
+    from deeplabelprop.models.saved import Preprocessing, save_model
+    from deeplabelprop.recipes import build_config, get_recipe
+
+    encoder = tmp_path / "encoder.pt"
+    network = build_model("small-cnn", 1, width=8)
+    build = {"name": "small-cnn", "in_channels": 1, "n_classes": None, "embedding_dim": 128}
+    save_model(encoder, network, {**build, "width": 8}, Preprocessing((8, 8), 1, (0.5,), (0.5,)))
+    data = {"dataset": f"npz:{dataset}", "model": "small-cnn", "n_labeled": 6}
+    data["metric"] = {"source": "checkpoint", "checkpoint": str(encoder)}
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(InputError, match=r"model 'small-cnn', width 8, which model 'small-cnn' of width 4 cannot take: set model = 'small-cnn' and width = 8"):
+        build_config(get_recipe(recipe), {**data, "width": 4})
+    assert sorted(tmp_path.iterdir()) == before
+    assert build_config(get_recipe(recipe), {**data, "width": 8}).width == 8  # the fitting one
+
+
 def test_fast_dev_run_via_cli(dataset, tmp_path, capsys):
     cfg = tmp_path / "dmt.toml"
     cfg.write_text(

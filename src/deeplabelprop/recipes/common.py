@@ -54,28 +54,42 @@ def classifier_model(
     if saved is not None and saved.build["name"] == "pretrained":  # the backbone as saved
         saved.network.set_classifier(len(train_set.classes))
         return saved.network.to(device), saved.preprocessing.normalization
+    if saved is None:
+        network = build_model(
+            config.model, train_set.shape[2], n_classes=len(train_set.classes), width=config.width
+        )
+        return network.to(device), train_set.normalization
+    network = from_encoder(saved, encoder, config, train_set.shape[2], len(train_set.classes))
+    return network.to(device), saved.preprocessing.normalization
+
+
+def from_encoder(saved, source, config, in_channels: int, n_classes: int) -> Network:
+    """A fresh ``config.model`` classifier (of ``config.width``) with the backbone and embedding
+    head of the saved encoder ``saved`` (read from ``source``); an encoder of another model or
+    width is an error that says which to set."""
     network = build_model(
         config.model,
-        train_set.shape[2],
-        n_classes=len(train_set.classes),
-        embedding_dim=128 if saved is None else saved.build["embedding_dim"],
+        in_channels,
+        n_classes=n_classes,
+        embedding_dim=saved.build["embedding_dim"],
         width=config.width,
-    ).to(device)
-    if saved is None:
-        return network, train_set.normalization
+    )
     weights = {
         k: v for k, v in saved.network.state_dict().items() if not k.startswith("classifier")
     }
-    load_weights(network, weights, source=str(encoder), strict=False)
-    missing = [
-        k for k in network.state_dict() if k not in weights and not k.startswith("classifier")
-    ]
-    if missing:
-        raise InputError(
-            f"{encoder} does not fit model {config.model!r} (width {config.width}): it has no "
-            f"{missing[0]}; set model/width to the encoder's"
-        )
-    return network, saved.preprocessing.normalization
+    b = saved.build
+    refused = InputError(
+        f"{source} is an encoder of model {b['name']!r}, width {b.get('width')}, which model "
+        f"{config.model!r} of width {config.width} cannot take: set model = {b['name']!r} and "
+        f"width = {b.get('width')} (--set model={b['name']} --set width={b.get('width')})"
+    )
+    try:
+        load_weights(network, weights, source=str(source), strict=False)
+    except InputError:
+        raise refused from None
+    if any(k not in weights for k in network.state_dict() if not k.startswith("classifier")):
+        raise refused
+    return network
 
 
 def save_classifier(run: Run, network: Network, problem: Problem, normalization, config) -> None:

@@ -83,6 +83,7 @@ def check_dmt(cfg: DMTConfig) -> None:
         cfg.metric,
         "metric",
         allowed=("instance", "nca", "bootstrap", "checkpoint", "pretrained", "none"),
+        classifier=cfg,
     )
     check_labeled_per_batch(cfg.finetune.labeled_per_batch, cfg.finetune.batch_size, "finetune")
 

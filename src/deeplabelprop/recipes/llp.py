@@ -69,7 +69,10 @@ class LLPConfig(RecipeConfig):
 
 def check_llp(cfg: LLPConfig) -> None:
     check_metric(
-        cfg.metric, "metric", allowed=("instance", "nca", "bootstrap", "checkpoint", "pretrained")
+        cfg.metric,
+        "metric",
+        allowed=("instance", "nca", "bootstrap", "checkpoint", "pretrained"),
+        classifier=cfg,
     )
     check_labeled_per_batch(cfg.llp.labeled_per_batch, cfg.llp.batch_size, "llp")
 

@@ -88,6 +88,7 @@ def check_lpdssl(cfg: LPDSSLConfig) -> None:
         cfg.metric,
         "metric",
         allowed=("none", "instance", "nca", "bootstrap", "checkpoint", "pretrained"),
+        classifier=cfg,
     )
 
 

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..models.pretrained import load_pretrained, pretrained_build, pretrained_network
 from ..models.saved import Preprocessing, load_model, save_model
 from ..pretrain import MetricSettings, train_metric
+from .common import from_encoder
 from .run_dir import Run
 
 LABELED_METRICS = ("nca", "bootstrap")  # metric sources that read the given labels
@@ -28,8 +29,12 @@ def label_free(m: MetricSettings, name: str = "metric") -> tuple[str, ...]:
     return () if m.source in LABELED_METRICS else (name,)
 
 
-def check_metric(m: MetricSettings, section: str, *, allowed: tuple[str, ...]) -> None:
-    """Recipe-specific choices, and an encoder that exists, before anything is written."""
+def check_metric(
+    m: MetricSettings, section: str, *, allowed: tuple[str, ...], classifier=None
+) -> None:
+    """Recipe-specific choices, and an encoder that exists, before anything is written.
+    ``classifier``: the recipe's config when it trains a classifier from the encoder (its
+    ``model`` and ``width``), which an encoder from elsewhere must then fit."""
     if m.source not in allowed:
         raise InputError(f"{section}.source must be one of {', '.join(allowed)}, got {m.source!r}")
     if m.source == "checkpoint":
@@ -42,7 +47,10 @@ def check_metric(m: MetricSettings, section: str, *, allowed: tuple[str, ...]) -
                 f"{section}.checkpoint {m.checkpoint} does not exist; run `deeplabelprop pretrain` "
                 "first, or point it at the encoder.pt of a run"
             )
-        load_model(Path(m.checkpoint).expanduser(), what="encoder")  # loads safely, or says why
+        saved = load_model(Path(m.checkpoint).expanduser(), what="encoder")  # or says why
+        if classifier is not None and saved.build["name"] != "pretrained":
+            # before the metric and propagate stages are written, not at the finetune
+            from_encoder(saved, m.checkpoint, classifier, saved.preprocessing.channels, 2)
     if m.source == "pretrained":
         if not m.model:
             raise InputError(
