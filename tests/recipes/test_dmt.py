@@ -191,7 +191,10 @@ def test_an_encoder_of_another_width_is_refused_before_anything_is_written(
     data = {"dataset": f"npz:{dataset}", "model": "small-cnn", "n_labeled": 6}
     data["metric"] = {"source": "checkpoint", "checkpoint": str(encoder)}
     before = sorted(tmp_path.iterdir())
-    with pytest.raises(InputError, match=r"model 'small-cnn', width 8, which model 'small-cnn' of width 4 cannot take: set model = 'small-cnn' and width = 8"):
+    with pytest.raises(
+        InputError,
+        match=r"model 'small-cnn', width 8, which model 'small-cnn' of width 4 cannot take: set model = 'small-cnn' and width = 8",
+    ):
         build_config(get_recipe(recipe), {**data, "width": 4})
     assert sorted(tmp_path.iterdir()) == before
     assert build_config(get_recipe(recipe), {**data, "width": 8}).width == 8  # the fitting one

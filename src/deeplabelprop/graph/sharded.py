@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,6 +38,7 @@ from .knn import (
     plan_search,
     tune_nprobe,
 )
+from .operator import sparse_operator
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,16 @@ class ShardedGraph:
     receive: list
     edges: int
     knn_recall: float | None
+    _operators: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def operator(self, device: str | torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """This process's rows of 𝒲 on ``device`` in ``dtype`` (columns: own rows, then the
+        halo), built once per device and dtype and kept: the held-out solves run in blocks of
+        columns, and each block used to build it again."""
+        key = (str(device), dtype)
+        if key not in self._operators:
+            self._operators[key] = sparse_operator(self.normalized, device, dtype)
+        return self._operators[key]
 
     def with_halo(self, v: torch.Tensor) -> torch.Tensor:
         """(own rows + halo rows, c): ``v`` (own rows, c) followed by the halo rows, which

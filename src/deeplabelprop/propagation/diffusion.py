@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -14,7 +14,7 @@ from .. import distributed
 from .._params import Interval, Options
 from ..graph import BACKENDS, Graph
 from ..graph.knn import default_device
-from ..graph.operator import LocalOperator, sparse_operator
+from ..graph.operator import LocalOperator
 from ..graph.sharded import ShardedGraph, summed, tensor_device
 from .base import GraphPropagator, Prepared, label_matrix, stage
 from .cg import ShiftedOperator, conjugate_gradient
@@ -59,7 +59,7 @@ def diffuse(
     keep = None
     if isinstance(graph, ShardedGraph):  # this process's rows; neighbours' rows by exchange
         device = tensor_device()
-        w = sparse_operator(graph.normalized, device, dtype)
+        w = graph.operator(device, dtype)
         matvec, reduce = ShiftedOperator(w, alpha, graph.with_halo), distributed.sum_of
         inward = outward = lambda v: v  # noqa: E731
         if rows is not None:
@@ -194,8 +194,11 @@ class Diffusion(GraphPropagator):
         if on_cpu or (self.device or default_device()) == "cpu":
             per_block = min(per_block, FOLD_CPU_COLUMNS)
         scores = [main.scores[fold].copy() for fold in folds]
-        if isinstance(graph, Graph):  # float32, for these solves only: not kept on the graph
+        # float32, for these solves only: built once for every block, not kept on the graph
+        if isinstance(graph, Graph):
             graph = graph.operator(self.device or default_device(), torch.float32, keep=False)
+        elif isinstance(graph, ShardedGraph):  # a copy whose kept operators go with it
+            graph = replace(graph, _operators={})
         for start in range(0, len(columns), per_block):
             block = columns[start : start + per_block]
             rhs = np.zeros((n, len(block)), dtype=np.float32)
