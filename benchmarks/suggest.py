@@ -9,10 +9,11 @@ its own rounds from its own labels). Strategies: random uniform; random class-ba
 reference a user cannot draw: it needs the truth); TypiClust (Hacohen et al. 2022, as the
 paper: Euclidean k-means with |L| + B clusters on the features, typicality within the
 cluster, K = 20, the B largest uncovered clusters); ours (``deeplabelprop.selection.suggest``:
-k-means on the features seeded by greedy k-means++ and run by faiss, the best of 3 runs,
-typicality within each cluster in the graph's cosine geometry, uncertainty past 5 labels per
-class).
-Propagation: ``propagate`` at its defaults (diffusion, calibrated).
+k-means on the features seeded by greedy k-means++ and run by faiss, typicality within each
+cluster in the graph's cosine geometry, uncertainty past 5 labels per class).
+Propagation: ``propagate`` at its defaults (diffusion, calibrated), or ``--method``.
+``--schedule loop``: the labeling loop's budgets instead (a cold start of 20, then rounds of
++20 to 100, as ``benchmarks/loop.py`` runs them).
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ def encode(truth, chosen) -> tuple[np.ndarray, np.ndarray]:
     return y, present
 
 
-def accuracy(x, truth, chosen) -> tuple[float, object]:
+def accuracy(x, truth, chosen, method: str = "diffusion") -> tuple[float, object]:
     y, present = encode(truth, chosen)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = propagate(x, y)
+        r = propagate(x, y, method)
     unl = y < 0
     return float(np.mean(present[r.labels[unl]] == truth[unl])), r
 
@@ -96,7 +97,17 @@ STRATEGIES = (
     "TypiClust (anchor)",
     "ours (suggest)",
 )
-SCHEDULE = [("cold", 10), ("cold", 20), ("cold", 40), ("round", 60), ("round", 80), ("round", 100)]
+SCHEDULES = {
+    "budgets": [
+        ("cold", 10),
+        ("cold", 20),
+        ("cold", 40),
+        ("round", 60),
+        ("round", 80),
+        ("round", 100),
+    ],
+    "loop": [("cold", 20), ("round", 40), ("round", 60), ("round", 80), ("round", 100)],
+}
 
 
 def folder_features(path: str) -> np.ndarray:
@@ -119,7 +130,19 @@ def main() -> None:
         help="features.npz of `pretrain` or `embed` on benchmarks/fashion_folder.py's folder "
         "(rows by path, put back in the data set's order)",
     )
+    p.add_argument("--method", default="diffusion", help="the propagation method")
+    p.add_argument("--schedule", choices=sorted(SCHEDULES), default="budgets")
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        type=int,
+        default=list(range(len(STRATEGIES))),
+        help="which rows to run, by number: "
+        + ", ".join(f"{i} {s}" for i, s in enumerate(STRATEGIES)),
+    )
     args = p.parse_args()
+    strategies = [STRATEGIES[i] for i in args.strategies]
+    schedule = SCHEDULES[args.schedule]
     x, truth = fashion_pca(64)
     if args.features:
         x = np.load(args.features).astype(np.float32)
@@ -128,28 +151,29 @@ def main() -> None:
     unit = l2_normalize(x)
     table: dict = {}
     for seed in args.seeds:
-        for strategy in STRATEGIES:
+        for strategy in strategies:
             rng = np.random.default_rng(seed)
             chosen: list[int] = []
             result = None
             t = time.perf_counter()
-            for kind, size in SCHEDULE:
+            for kind, size in schedule:
                 if kind == "cold":
                     chosen, result = [], None
                 new = pick(strategy, x, unit, truth, chosen, size - len(chosen), result, rng, seed)
                 chosen = chosen + new
-                acc, result = accuracy(x, truth, chosen)
+                acc, result = accuracy(x, truth, chosen, args.method)
                 table.setdefault((strategy, f"{kind} {size}"), []).append(acc)
-            print(f"seed {seed} {strategy}: {time.perf_counter() - t:.0f} s", flush=True)
-    print(f"\nmachine: {machine()}; seeds {args.seeds}\n")
-    cols = [f"{k} {s}" for k, s in SCHEDULE]
+            got = " ".join(f"{100 * table[(strategy, f'{k} {b}')][-1]:.1f}" for k, b in schedule)
+            print(f"seed {seed} {strategy}: {got} ({time.perf_counter() - t:.0f} s)", flush=True)
+    print(f"\nmachine: {machine()}; seeds {args.seeds}; {args.method}\n")
+    cols = [f"{k} {s}" for k, s in schedule]
     print(
         "| strategy | "
         + " | ".join(c.replace("cold", "cold start").replace("round", "round to") for c in cols)
         + " |"
     )
     print("|---|" + "---|" * len(cols))
-    for strategy in STRATEGIES:
+    for strategy in strategies:
         cells = [
             f"{100 * np.mean(table[(strategy, c)]):.1f} ± {100 * np.std(table[(strategy, c)]):.1f}"
             for c in cols
