@@ -177,3 +177,24 @@ def test_wilson_interval_against_its_formula():
         0.0,
         1.0,
     )
+
+
+@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+def test_the_map_applied_in_blocks_equals_it_applied_at_once(method, monkeypatch):
+    """CalibrationMap.apply works in blocks of rows (its temporaries stay small at 10 M rows):
+    the same numbers, to the bit, as the map over the whole array, and a given label keeps its
+    probabilities with confidence 1."""
+    import deeplabelprop.propagation.calibration as calibration
+
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.full(4, 0.5), size=1000)
+    truth = rng.integers(0, 4, 1000)
+    fitted = calibration.fit_map(method, p[:300], truth[:300])
+    unl = rng.random(1000) < 0.8
+    monkeypatch.setattr(calibration, "APPLY_ROWS", 128)  # 8 blocks, the last one short
+    q, confidence = fitted.apply(p, unl)
+    expected = p.copy()
+    expected[unl] = fitted.probabilities(p[unl])
+    np.testing.assert_array_equal(q, expected)
+    np.testing.assert_array_equal(confidence, np.where(unl, fitted.confidence(p), 1.0))
+    assert np.all(confidence[~unl] == 1.0) and np.array_equal(q[~unl], p[~unl])

@@ -326,9 +326,7 @@ class Pipeline:
         method = resolve(method, propagator.calibration, oof.index.size)
         fitted = fit_map(method, oof.probabilities, oof.given)
         unl = ~result.labeled
-        probabilities = result.probabilities.copy()
-        probabilities[unl] = fitted.probabilities(result.probabilities[unl])
-        confidence = np.where(unl, fitted.confidence(result.probabilities), 1.0)
+        probabilities, confidence = fitted.apply(result.probabilities, unl)
         oof = replace(
             oof,
             probabilities=fitted.probabilities(oof.probabilities),
