@@ -13,6 +13,14 @@ from .errors import InputError
 UNLABELED = -1
 
 
+ROW_BLOCK = 65_536  # rows per block of a whole-array check or cast: no full-size temporaries
+
+
+def row_blocks(n: int, size: int = ROW_BLOCK):
+    """Slices of ``size`` consecutive rows covering ``range(n)``."""
+    return (slice(start, start + size) for start in range(0, n, size))
+
+
 def check_features(features: object, *, name: str = "features", first_row: int = 0) -> np.ndarray:
     """Return ``features`` as a C-contiguous float32 array of shape (n_samples, n_features);
     ``first_row``: the row number of its first row in a larger array (for the messages)."""
@@ -36,9 +44,8 @@ def check_features(features: object, *, name: str = "features", first_row: int =
             f"{name} is empty (shape {x.shape}); pass at least one sample and one feature"
         )
     x = np.ascontiguousarray(x, dtype=np.float32)
-    finite = np.isfinite(x)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
+    if not all(np.isfinite(x[rows]).all() for rows in row_blocks(len(x))):
+        bad_rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
         kind = "NaN" if np.isnan(x).any() else "infinite"
         raise InputError(
             f"{name} contain {kind} values in {len(bad_rows)} row(s) (first: row {first_row + bad_rows[0]}); "

@@ -153,7 +153,31 @@ def test_nprobe_is_raised_until_the_measured_recall_is_reached(caplog):
     probes = [
         int(r.message.split()[2].rstrip(":")) for r in caplog.records if "IVF nprobe" in r.message
     ]
-    assert probes[0] == 8 and probes == sorted(probes) and len(probes) > 1
+    # doubling from 8, then one step halfway back (0.93 at 48 < 0.95: 64 is kept)
+    assert probes[0] == 8 and probes[:-1] == sorted(probes[:-1]) and len(probes) > 1
+    assert probes[-1] == 3 * probes[-2] // 4
+
+
+def test_nprobe_steps_halfway_back_after_the_doubling_that_reached_the_target(monkeypatch, caplog):
+    """8, 16, 32 lists visited find 0.51 / 0.68 / 0.85 of these points' neighbours and 64 find
+    0.97; with a target of 0.9 the doubling stops at 64 and 48 (0.93) is tried: the smallest
+    nprobe tried that reaches the target is the one searched with."""
+    import importlib
+
+    knn_module = importlib.import_module("deeplabelprop.graph.knn")
+    monkeypatch.setattr(knn_module, "RECALL_TARGET", 0.9)
+    x = hard_points()
+    with caplog.at_level("INFO", logger="deeplabelprop"):
+        _, tuned = knn(x, 10, backend="faiss", exact=False)
+    tried = {
+        int(r.message.split()[2].rstrip(":")): float(r.message.split()[4])
+        for r in caplog.records
+        if "IVF nprobe" in r.message
+    }
+    assert list(tried) == [8, 16, 32, 64, 48]
+    assert tried[32] < 0.9 <= tried[48] < tried[64]
+    _, at_48 = knn(x, 10, backend="faiss", exact=False, nprobe=48)
+    np.testing.assert_array_equal(tuned, at_48)  # searched with 48, not 64
 
 
 def test_large_sets_use_more_lists_and_an_hnsw_quantizer(monkeypatch, caplog):
@@ -162,7 +186,7 @@ def test_large_sets_use_more_lists_and_an_hnsw_quantizer(monkeypatch, caplog):
     knn_module = importlib.import_module("deeplabelprop.graph.knn")  # the module, not the function
 
     assert knn_module.ivf_lists(60_000) == 245  # below LARGE_IVF: as before
-    assert knn_module.ivf_lists(10_000_000) == 16_384 and knn_module.ivf_lists(3_000_000) == 8192
+    assert knn_module.ivf_lists(10_000_000) == 8192 and knn_module.ivf_lists(3_000_000) == 4096
     monkeypatch.setattr(knn_module, "LARGE_IVF", 10_000)  # the large plan, on a small set
     monkeypatch.setattr(knn_module, "SEARCH_BLOCK", 4096)  # and its progress lines
     x = hard_points(20_000, 16)
@@ -170,5 +194,5 @@ def test_large_sets_use_more_lists_and_an_hnsw_quantizer(monkeypatch, caplog):
         _, idx = knn(x, 10, backend="faiss", exact=False)
     assert neighbor_recall(x, idx, random_state=3) >= 0.95
     said = [r.message for r in caplog.records]
-    assert any("IVF: 512 lists trained" in m for m in said)
+    assert any("IVF: 256 lists trained on 4096 points" in m for m in said)  # 16 per list
     assert any("kNN search: 20000 of 20000 rows (100 %)" in m for m in said)

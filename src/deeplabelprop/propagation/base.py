@@ -31,7 +31,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import distributed
-from .._validation import check_n_neighbors
+from .._validation import check_n_neighbors, row_blocks
 from ..atomic import save_npz
 from ..errors import DataWarning, InputError
 from ..graph import Graph, knn_graph
@@ -53,7 +53,10 @@ def warn_degenerate(unit: np.ndarray, y: np.ndarray, n_classes: int) -> None:
             DataWarning,
             stacklevel=4,
         )
-    spread = float(np.abs(unit - unit.mean(axis=0)).max()) if len(unit) > 1 else 1.0
+    spread = 1.0
+    if len(unit) > 1:  # in blocks of rows: at 10 M × 64 each whole-array temporary is 2.6 GB
+        mean = unit.mean(axis=0)
+        spread = max(float(np.abs(unit[rows] - mean).max()) for rows in row_blocks(len(unit)))
     if spread < 1e-4 and (y < 0).any():
         warnings.warn(
             f"all {len(unit)} feature rows point the same way (largest difference {spread:.1e}): the "
