@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, logit
 
+from .._validation import row_blocks
 from ..errors import InputError
 
 CALIBRATIONS = ("auto", "temperature", "platt", "isotonic", "none")
@@ -118,8 +119,7 @@ class CalibrationMap:
         the map makes five of them."""
         out = probabilities.copy()
         confidence = np.ones(len(probabilities))
-        for start in range(0, len(probabilities), APPLY_ROWS):
-            rows = slice(start, start + APPLY_ROWS)
+        for rows in row_blocks(len(probabilities), APPLY_ROWS):
             p, unl = probabilities[rows], unlabeled[rows]
             confidence[rows] = np.where(unl, self.confidence(p), 1.0)
             if unl.any():
