@@ -189,6 +189,43 @@ def test_run_embed_suggest_and_corrections_by_key(tmp_path, capsys):
     assert record["round"] == 2 and record["stages"]["metric"]["status"] == "done"
 
 
+def test_a_hugging_face_dataset_runs_through_run_embed_and_suggest(tmp_path):
+    """``arrow:PATH`` (``save_to_disk``'s folder, its train and test splits) through the three
+    commands, keyed by the dataset's own row keys."""
+    items = samples()
+    spec = "arrow:" + write_arrow(tmp_path / "hf", items)
+    cfg = recipe_config(
+        "dmt",
+        {
+            "dataset": spec,
+            "image_size": 16,
+            "width": 4,
+            "metric": {"epochs": 2, "batch_size": 32},
+            "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
+            "finetune": {"epochs": 1, "batch_size": 16},
+        },
+    )
+    run = tmp_path / "run"
+    run_dmt(cfg, run)
+    keys = [f"hf-train#{j}" for j in range(90)]
+    rows = list(csv.DictReader(open(run / "pseudo_labels.csv")))
+    assert [r["path"] for r in rows] == keys
+    with np.load(run / "labels.npz") as z:
+        given, classes = z["given"], list(z["classes"])
+    assert int((given >= 0).sum()) == 9  # 3 per class, from the label column
+    assert [classes[given[j]] for j in (0, 30, 60)] == NAMES[:3]
+    out = tmp_path / "features.npz"
+    assert (
+        main(["embed", spec, "--model", f"encoder:{run / 'metric' / 'encoder.pt'}", "-o", str(out)])
+        == 0
+    )
+    with np.load(out) as z:
+        assert z["features"].shape[0] == len(z["paths"]) and set(keys) <= set(z["paths"])
+    assert main(["suggest", str(out), "-n", "5", "-o", str(tmp_path / "to_label.csv")]) == 0
+    picked = list(csv.DictReader(open(tmp_path / "to_label.csv")))
+    assert len(picked) == 5 + 3 and all(p["path"].startswith("hf-") for p in picked)
+
+
 def test_large_shards_are_decoded_once_to_a_mapped_file_and_reused(tmp_path, monkeypatch):
     from deeplabelprop.data.readers import shards
 
