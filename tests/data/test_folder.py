@@ -19,6 +19,7 @@ from deeplabelprop.data import (
     load_problem,
 )
 from deeplabelprop.data.images.files import decode_image
+from deeplabelprop.data.readers.folder import list_folder
 
 NAMES = ["zero", "one", "two"]
 
@@ -82,6 +83,10 @@ def test_csv_layout_and_its_errors(tmp_path):
         if i % 10 == 0:
             rows.append(f"all/{i:04d}.png,{NAMES[c]}")
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    (root / "labels.log.jsonl").write_text("")  # the review page's log: ours, not ignored
+    (root / "notes.txt").write_text("not an image")
+    listed = list_folder(root, "train", LoadOptions(image_size=12))
+    assert listed.ignored == 1  # notes.txt
     data = load_dataset(f"folder:{root}", options=LoadOptions(image_size=12))
     assert data.classes == ("one", "two", "zero") and (data.labels >= 0).sum() == 3
     assert data.labels[data.paths.index("all/0000.png")] == data.classes.index("zero")

@@ -22,13 +22,15 @@ import json
 import os
 from pathlib import Path
 
+from ..data.readers.folder import LABEL_LOG
+
 PROVENANCES = ("typed", "accepted", "corrected", "imported", "class", "undo", "outside")
 NOT_UNDOABLE = ("undo", "external")
 
 
 def log_path(labels: Path) -> Path:
     """The log beside label file ``labels``."""
-    return labels.with_name("labels.log.jsonl")
+    return labels.with_name(LABEL_LOG)
 
 
 def read_log(path: Path) -> list[dict]:

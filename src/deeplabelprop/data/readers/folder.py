@@ -108,7 +108,7 @@ def _labeled_unlabeled(root: Path, labels_csv: Path | None) -> _Labeled:
         named = read_label_csv(labels_csv, root)
         _refuse_unlisted(named, files, labels_csv, root)
         names = [named.get(f, n) for f, n in zip(files, names, strict=True)]
-        ignored -= int(labels_csv.parent == root)
+        ignored -= own_files(root, labels_csv)
     return _by_name(files, names, labeled.ignored + ignored)
 
 
@@ -178,13 +178,24 @@ def read_label_csv(path: Path, root: Path) -> dict[str, str]:
     return out
 
 
+LABEL_LOG = "labels.log.jsonl"  # the log of label changes beside the label file (review/log.py)
+
+
+def own_files(root: Path, labels_csv: Path) -> int:
+    """This tool's files directly in ``root``, not counted as the user's non-image files: the
+    label file and the log of its changes."""
+    if labels_csv.parent != root:
+        return 0
+    return 1 + int((root / LABEL_LOG).is_file())
+
+
 def _csv_layout(root: Path, labels_csv: Path) -> _Labeled:
     """Every image under ``root`` (but test/), labeled where the CSV names it."""
     named = read_label_csv(labels_csv, root)
     files, ignored = walk_images(root, root)
     files = [f for f in files if Path(f).parts[0] not in TEST_FOLDERS]
     _refuse_unlisted(named, files, labels_csv, root)
-    return _by_name(files, [named.get(f) for f in files], ignored - int(labels_csv.parent == root))
+    return _by_name(files, [named.get(f) for f in files], ignored - own_files(root, labels_csv))
 
 
 NEW_CLASS = "new:"  # how a to_label.csv row says its label is a class not seen before
