@@ -260,3 +260,41 @@ def test_pretrain_then_split_then_propagate_connect(dataset, tmp_path, capsys):
     assert z["labels"].shape == (300,) and z["classes"].tolist() == ["a", "b", "c"]
     assert np.array_equal(z["labels"][split["labeled"]], truth[split["labeled"]])
     assert main(args) == 0  # finished run: resumes to the end at once and rewrites the outputs
+
+
+def test_ctrl_c_says_one_line_exits_130_and_the_run_continues(tmp_path):
+    """SIGINT during a run's training: no traceback, the shell's code for SIGINT, and the same
+    command continues after the last finished epoch."""
+    import signal
+
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "deeplabelprop",
+        "run",
+        "configs/digits/dmt.toml",
+        "--set",
+        "metric.epochs=400",
+        "-o",
+        str(out),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:  # wait until two epochs have finished
+        lines.append(line)
+        if "epoch 2/400" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    said = "".join(lines) + rest
+    assert proc.returncode == 130
+    assert "Traceback" not in said and "deeplabelprop: interrupted." in said
+    assert (out / "metric" / "checkpoint.pt").is_file()
+    again = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in again.stdout:
+        if "resuming" in line or "epoch 1/400" in line:
+            break
+    again.send_signal(signal.SIGINT)
+    again.communicate(timeout=120)
+    assert "resuming" in line and "after epoch" in line

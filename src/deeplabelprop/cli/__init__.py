@@ -106,6 +106,13 @@ def _setup_logging(quiet: bool) -> None:
     root.propagate = False
 
 
+INTERRUPTED = (
+    "deeplabelprop: interrupted. No file is left half-written (every write is atomic); run the "
+    "same command again: `run` continues after its last finished epoch, `embed` after its last "
+    "saved chunk"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand. Under ``torchrun`` every process joins the process group first and
     leaves it at the end; an error names the process it happened in."""
@@ -128,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             return args.handler(args)
     except distributed.RelayedError:
         return 2  # rank 0's error: rank 0 prints it
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; the shell's code for SIGINT
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     except InputError as exc:
         where = (
             f" (process {distributed.rank()} of {distributed.world_size()})"
