@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,7 +274,7 @@ def test_ctrl_c_says_one_line_exits_130_and_the_run_continues(tmp_path):
         "-m",
         "deeplabelprop",
         "run",
-        "configs/digits/dmt.toml",
+        str(Path(__file__).resolve().parents[1] / "configs" / "digits" / "dmt.toml"),
         "--set",
         "metric.epochs=400",
         "-o",
