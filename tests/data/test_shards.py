@@ -96,6 +96,21 @@ def write_arrow(folder, items):
     return str(folder)
 
 
+def small_run(spec):
+    """A dmt config small enough for a test, on the data set ``spec``."""
+    return recipe_config(
+        "dmt",
+        {
+            "dataset": spec,
+            "image_size": 16,
+            "width": 4,
+            "metric": {"epochs": 2, "batch_size": 32},
+            "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
+            "finetune": {"epochs": 1, "batch_size": 16},
+        },
+    )
+
+
 @pytest.mark.parametrize("kind", ["webdataset", "parquet", "arrow"])
 def test_each_format_reads_as_written(tmp_path, kind):
     items = samples()
@@ -148,17 +163,7 @@ def test_a_missing_shard_and_a_missing_column_are_named(tmp_path):
 def test_run_embed_suggest_and_corrections_by_key(tmp_path, capsys):
     items = samples()
     spec = "webdataset:" + write_webdataset(tmp_path / "w", items)
-    cfg = recipe_config(
-        "dmt",
-        {
-            "dataset": spec,
-            "image_size": 16,
-            "width": 4,
-            "metric": {"epochs": 2, "batch_size": 32},
-            "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
-            "finetune": {"epochs": 1, "batch_size": 16},
-        },
-    )
+    cfg = small_run(spec)
     run = tmp_path / "run"
     run_dmt(cfg, run)
     rows = list(csv.DictReader(open(run / "pseudo_labels.csv")))
@@ -194,17 +199,7 @@ def test_a_hugging_face_dataset_runs_through_run_embed_and_suggest(tmp_path):
     commands, keyed by the dataset's own row keys."""
     items = samples()
     spec = "arrow:" + write_arrow(tmp_path / "hf", items)
-    cfg = recipe_config(
-        "dmt",
-        {
-            "dataset": spec,
-            "image_size": 16,
-            "width": 4,
-            "metric": {"epochs": 2, "batch_size": 32},
-            "propagate": {"method": "spectral", "n_neighbors": 8, "n_components": 10},
-            "finetune": {"epochs": 1, "batch_size": 16},
-        },
-    )
+    cfg = small_run(spec)
     run = tmp_path / "run"
     run_dmt(cfg, run)
     keys = [f"hf-train#{j}" for j in range(90)]
